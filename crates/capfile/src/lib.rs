@@ -78,7 +78,9 @@ impl Interface {
         } else {
             // 2^-n: enough decimal digits to distinguish steps of 2^-n seconds.
             let n = u32::from(self.tsresol & 0x7f);
-            ((n as f64) * std::f64::consts::LOG10_2).ceil().clamp(0.0, 9.0) as u8
+            ((n as f64) * std::f64::consts::LOG10_2)
+                .ceil()
+                .clamp(0.0, 9.0) as u8
         }
     }
 

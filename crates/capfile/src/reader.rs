@@ -78,6 +78,7 @@ pub struct CaptureReader {
     section_ifaces: Vec<u32>,
     section: u32,
     frames: u64,
+    cur: Option<RawFrame>,
     secrets: Vec<DecryptionSecrets>,
     secrets_bytes: usize,
     secrets_dropped: u64,
@@ -194,6 +195,7 @@ impl CaptureReader {
             section_ifaces: Vec::new(),
             section: 0,
             frames: 0,
+            cur: None,
             secrets: Vec::new(),
             secrets_bytes: 0,
             secrets_dropped: 0,
@@ -345,8 +347,19 @@ impl CaptureReader {
     /// Returns the next frame, `Ok(None)` at the end of the input. After an error, every later
     /// call returns `Ok(None)`: frames before the damage have been delivered.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        if self.advance()? {
+            Ok(self.current())
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Moves to the next frame; `Ok(false)` at the end. Use [`Self::current`] to see it while
+    /// still being able to look at [`Self::interfaces`].
+    pub fn advance(&mut self) -> Result<bool, ReadError> {
+        self.cur = None;
         if self.failed {
-            return Ok(None);
+            return Ok(false);
         }
         let r = match self.format {
             FileFormat::Pcap { modified, .. } => self.pcap_record(modified),
@@ -355,22 +368,28 @@ impl CaptureReader {
         match r {
             Ok(Some(f)) => {
                 self.frames += 1;
-                let (start, len) = (f.start, f.len);
-                Ok(Some(Frame {
-                    number: self.frames,
-                    ts: f.ts,
-                    link: f.link,
-                    iface: f.iface,
-                    orig_len: f.orig_len,
-                    data: &self.buf[start..start + len],
-                }))
+                self.cur = Some(f);
+                Ok(true)
             }
-            Ok(None) => Ok(None),
+            Ok(None) => Ok(false),
             Err(e) => {
                 self.failed = true;
                 Err(e)
             }
         }
+    }
+
+    /// The frame [`Self::advance`] moved to.
+    pub fn current(&self) -> Option<Frame<'_>> {
+        let f = self.cur.as_ref()?;
+        Some(Frame {
+            number: self.frames,
+            ts: f.ts,
+            link: f.link,
+            iface: f.iface,
+            orig_len: f.orig_len,
+            data: &self.buf[f.start..f.start + f.len],
+        })
     }
 
     fn pcap_record(&mut self, modified: bool) -> Result<Option<RawFrame>, ReadError> {
@@ -619,7 +638,8 @@ impl CaptureReader {
                     return Err(short("enhanced packet block", 20));
                 }
                 let local = u32_at(b, big);
-                let units = (u64::from(u32_at(&b[4..], big)) << 32) | u64::from(u32_at(&b[8..], big));
+                let units =
+                    (u64::from(u32_at(&b[4..], big)) << 32) | u64::from(u32_at(&b[8..], big));
                 let caplen = u32_at(&b[12..], big) as usize;
                 let orig_len = u32_at(&b[16..], big);
                 if caplen > b.len() - 20 {
@@ -651,7 +671,8 @@ impl CaptureReader {
                     return Err(short("packet block", 20));
                 }
                 let local = u32::from(u16_at(b, big));
-                let units = (u64::from(u32_at(&b[4..], big)) << 32) | u64::from(u32_at(&b[8..], big));
+                let units =
+                    (u64::from(u32_at(&b[4..], big)) << 32) | u64::from(u32_at(&b[8..], big));
                 let caplen = u32_at(&b[12..], big) as usize;
                 let orig_len = u32_at(&b[16..], big);
                 if caplen > b.len() - 20 {

@@ -29,7 +29,8 @@ fn pcapng_multi_interface_roundtrip() {
         .unwrap();
     w.write_packet(ib, 1_700_000_001_000_001_000, 10, b"defgh", None)
         .unwrap();
-    w.write_secrets(0x544c_534b, b"CLIENT_RANDOM x y\n").unwrap();
+    w.write_secrets(0x544c_534b, b"CLIENT_RANDOM x y\n")
+        .unwrap();
     let bytes = w.into_inner();
     let mut r = CaptureReader::new(Box::new(Cursor::new(bytes.clone()))).unwrap();
     let mut n = 0;
@@ -39,8 +40,14 @@ fn pcapng_multi_interface_roundtrip() {
     assert_eq!(n, 2);
     assert_eq!(r.secrets().len(), 1);
     let (frames, ifaces) = read_all(bytes);
-    assert_eq!(frames[0], (1, 1_700_000_000_123_456_789, 1, 0, b"abc".to_vec()));
-    assert_eq!(frames[1], (2, 1_700_000_001_000_001_000, 101, 1, b"defgh".to_vec()));
+    assert_eq!(
+        frames[0],
+        (1, 1_700_000_000_123_456_789, 1, 0, b"abc".to_vec())
+    );
+    assert_eq!(
+        frames[1],
+        (2, 1_700_000_001_000_001_000, 101, 1, b"defgh".to_vec())
+    );
     assert_eq!(ifaces[0].name.as_deref(), Some("eth0"));
     assert_eq!(ifaces[1].name.as_deref(), Some("tun0"));
     assert_eq!(ifaces[0].precision_digits(), 9);
@@ -111,7 +118,9 @@ fn bad_inputs_are_errors_not_panics() {
         vec![],
         vec![1, 2, 3],
         vec![0xd4, 0xc3, 0xb2, 0xa1, 1, 0, 0, 0],
-        vec![0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a],
+        vec![
+            0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a,
+        ],
     ] {
         assert!(CaptureReader::new(Box::new(Cursor::new(bytes))).is_err());
     }

@@ -1,0 +1,9 @@
+//! The libpcap edge of wiresift: capture filters compiled by libpcap exactly as tcpdump compiles
+//! them, applied to frames read from files; live capture and injection build on the same handle
+//! types. This is the only crate allowed `unsafe`, and only to call `pcap_offline_filter` with
+//! the real wire length (the `pcap` crate passes the captured length for both, which breaks
+//! `greater N`/`less N` on snaplen-truncated frames).
+
+mod bpf;
+
+pub use bpf::{BpfError, CaptureFilter};

@@ -1,0 +1,43 @@
+//! Buffered standard output that ends quietly when the reader goes away (`| head`).
+
+use std::io::{self, Write};
+
+/// Flush threshold: lines are formatted into one buffer and written in large chunks.
+const CHUNK: usize = 256 * 1024;
+
+pub struct Out {
+    pub buf: Vec<u8>,
+    w: Box<dyn Write>,
+}
+
+impl Out {
+    pub fn stdout() -> Out {
+        Out {
+            buf: Vec::with_capacity(CHUNK + 4096),
+            w: Box::new(io::stdout().lock()),
+        }
+    }
+
+    /// Writes the buffer out if it is full.
+    #[inline]
+    pub fn maybe_flush(&mut self) -> io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        self.w.flush()
+    }
+}
+
+/// True if the error chain holds a broken pipe: the consumer closed its end, not a failure.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

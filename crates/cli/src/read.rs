@@ -1,0 +1,228 @@
+//! `wiresift read`: one pass over a capture; capture filter; summary lines, hex, or a new file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use wiresift_capfile::{CaptureReader, OutputFormat, Writer};
+use wiresift_capture::CaptureFilter;
+use wiresift_dissect::fmt::{push_hexdump, push_time};
+use wiresift_dissect::{Summarizer, TimeFormat, decode};
+
+use crate::Outcome;
+use crate::output::Out;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TimeArg {
+    /// Time of day (UTC), as `TZ=UTC tcpdump` prints it
+    Absolute,
+    /// Seconds since the first frame
+    Relative,
+    /// Seconds since the previous frame shown
+    Delta,
+    /// Seconds since 1970-01-01
+    Epoch,
+    /// Date and time of day (UTC)
+    Date,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Pcap,
+    Pcapng,
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    /// Capture file (pcap or pcapng, optionally gzip-compressed); `-` reads standard input
+    pub file: PathBuf,
+    /// Capture filter (pcap-filter syntax), as tcpdump takes it after its options
+    #[arg(trailing_var_arg = true)]
+    pub filter_words: Vec<String>,
+    /// Capture filter (pcap-filter syntax, e.g. 'src host 10.0.0.1 and port 80')
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Stop after this many frames (counted after filtering)
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+    /// Write the selected frames to this file instead of printing them (`-` = stdout)
+    #[arg(short = 'w', long = "write", value_name = "OUT")]
+    pub write: Option<PathBuf>,
+    /// Output file format (default: from the extension, `.pcapng` or else pcap)
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+    /// With -w, print the summary lines as well
+    #[arg(long)]
+    pub print: bool,
+    /// Hex and ASCII dump of each frame after its line
+    #[arg(short = 'x')]
+    pub hex: bool,
+    /// Timestamp format
+    #[arg(long = "time", value_enum, default_value = "absolute")]
+    pub time: TimeArg,
+    /// Print absolute TCP sequence numbers (tcpdump -S)
+    #[arg(short = 'S')]
+    pub absolute_seq: bool,
+    /// Accepted for tcpdump compatibility: addresses and ports are always numeric
+    #[arg(short = 'n', action = clap::ArgAction::Count)]
+    pub numeric: u8,
+}
+
+impl ReadArgs {
+    fn filter_expr(&self) -> Option<String> {
+        let words = self.filter_words.join(" ");
+        match (&self.filter, words.trim().is_empty()) {
+            (Some(f), true) => Some(f.clone()),
+            (Some(f), false) => Some(format!("({f}) and ({words})")),
+            (None, false) => Some(words),
+            (None, true) => None,
+        }
+    }
+}
+
+/// Names of this machine's interfaces by index, for Linux SLL2 headers (as tcpdump shows them).
+fn local_ifnames() -> std::collections::HashMap<u32, String> {
+    let mut m = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/sys/class/net") {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Ok(s) = std::fs::read_to_string(e.path().join("ifindex")) {
+                if let Ok(i) = s.trim().parse() {
+                    m.insert(i, name);
+                }
+            }
+        }
+    }
+    m
+}
+
+pub fn run(a: ReadArgs) -> Result<Outcome> {
+    let mut reader = match CaptureReader::open(&a.file) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wiresift: {}: {e}", a.file.display());
+            return Ok(Outcome::Failed);
+        }
+    };
+    let first_link = reader
+        .interfaces()
+        .first()
+        .map(|i| i.link)
+        .unwrap_or(wiresift_capfile::LinkType::ETHERNET);
+    let mut filter = match a.filter_expr() {
+        Some(expr) => match CaptureFilter::new(&expr, first_link) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("wiresift: {}", e.message);
+                eprintln!("  in capture filter: {}", e.expr);
+                return Ok(Outcome::Failed);
+            }
+        },
+        None => None,
+    };
+    let mut writer: Option<Writer<Box<dyn Write>>> = match &a.write {
+        Some(p) => {
+            let format = match a.format {
+                Some(FormatArg::Pcap) => OutputFormat::Pcap,
+                Some(FormatArg::Pcapng) => OutputFormat::PcapNg,
+                None => OutputFormat::from_path(p),
+            };
+            let w: Box<dyn Write> = if p.as_os_str() == "-" {
+                Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))
+            } else {
+                Box::new(BufWriter::with_capacity(
+                    1 << 20,
+                    File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                ))
+            };
+            let nanos = reader.interfaces().iter().any(|i| i.precision_digits() > 6);
+            Some(Writer::new(format, w, nanos).context("cannot write the output header")?)
+        }
+        None => None,
+    };
+    let print = writer.is_none() || a.print;
+    let time = match a.time {
+        TimeArg::Absolute => TimeFormat::Absolute,
+        TimeArg::Relative => TimeFormat::Relative,
+        TimeArg::Delta => TimeFormat::Delta,
+        TimeArg::Epoch => TimeFormat::Epoch,
+        TimeArg::Date => TimeFormat::Date,
+    };
+    let mut summ = Summarizer::new();
+    summ.absolute_seq = a.absolute_seq;
+    if print {
+        summ.ifnames = local_ifnames();
+    }
+    let mut out = Out::stdout();
+    let (mut first, mut prev) = (None::<i64>, 0i64);
+    let mut shown = 0u64;
+    let limit = a.count.unwrap_or(u64::MAX);
+    let mut damage = None;
+    while shown < limit {
+        match reader.advance() {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                damage = Some(e);
+                break;
+            }
+        }
+        let Some(frame) = reader.current() else { break };
+        if let Some(f) = filter.as_mut() {
+            if !f.matches(frame.link, frame.data, frame.orig_len) {
+                continue;
+            }
+        }
+        shown += 1;
+        let ifaces = reader.interfaces();
+        if let Some(w) = writer.as_mut() {
+            w.write_frame(&frame, ifaces)
+                .with_context(|| format!("writing frame {}", frame.number))?;
+        }
+        if print {
+            let digits = ifaces
+                .get(frame.iface as usize)
+                .map(|i| i.precision_digits())
+                .unwrap_or(6);
+            let start = *first.get_or_insert(frame.ts);
+            push_time(&mut out.buf, time, frame.ts, start, prev, digits);
+            prev = frame.ts;
+            out.buf.push(b' ');
+            let layers = decode(frame.link, frame.data);
+            summ.write(&mut out.buf, frame.data, &layers, frame.orig_len);
+            out.buf.push(b'\n');
+            if a.hex {
+                push_hexdump(&mut out.buf, frame.data);
+            }
+            out.maybe_flush()?;
+        }
+    }
+    out.flush()?;
+    if let Some(w) = writer.as_mut() {
+        w.finish(reader.interfaces())
+            .context("finishing the output file")?;
+    }
+    if let Some(f) = &filter {
+        for e in &f.failed {
+            eprintln!(
+                "wiresift: warning: frames of link type {} never match: {}",
+                e.link, e.message
+            );
+        }
+    }
+    if let Some(e) = damage {
+        eprintln!(
+            "wiresift: {}: damaged after frame {}: {e}",
+            a.file.display(),
+            reader.frames_read()
+        );
+        return Ok(if reader.frames_read() == 0 {
+            Outcome::Failed
+        } else {
+            Outcome::Partial
+        });
+    }
+    Ok(Outcome::Ok)
+}
