@@ -212,6 +212,11 @@ impl CaptureReader {
         self.format
     }
 
+    /// Byte order of the file (of the current section, for pcapng).
+    pub fn big_endian(&self) -> bool {
+        self.big_endian
+    }
+
     pub fn is_gzip(&self) -> bool {
         self.gzip
     }

@@ -42,17 +42,21 @@ pub struct CaptureFilter {
     programs: HashMap<LinkType, Result<pcap::BpfProgram, String>>,
     /// Link types whose compilation failed: their frames never match.
     pub failed: Vec<BpfError>,
+    big_endian: bool,
 }
 
 impl CaptureFilter {
     /// Compiles `expr` for `link` now (so a syntax error is reported before any output).
-    pub fn new(expr: &str, link: LinkType) -> Result<CaptureFilter, BpfError> {
+    /// `big_endian`: byte order of the file the frames come from (libpcap byte-swaps DLT_NULL
+    /// address families for files written on the other kind of machine).
+    pub fn new(expr: &str, link: LinkType, big_endian: bool) -> Result<CaptureFilter, BpfError> {
         let mut f = CaptureFilter {
             expr: expr.to_string(),
             programs: HashMap::new(),
             failed: Vec::new(),
+            big_endian,
         };
-        match compile(expr, link) {
+        match compile(expr, link, big_endian) {
             Ok(p) => {
                 f.programs.insert(link, Ok(p));
                 Ok(f)
@@ -71,11 +75,11 @@ impl CaptureFilter {
 
     /// True if the frame passes. `orig_len` is the length on the wire (for `greater`/`less`).
     pub fn matches(&mut self, link: LinkType, data: &[u8], orig_len: u32) -> bool {
-        let expr = &self.expr;
+        let (expr, be) = (&self.expr, self.big_endian);
         let prog = self
             .programs
             .entry(link)
-            .or_insert_with(|| compile(expr, link));
+            .or_insert_with(|| compile(expr, link, be));
         match prog {
             Ok(p) => run(p, data, orig_len),
             Err(message) => {
@@ -104,10 +108,48 @@ fn linktype_to_dlt(link: LinkType) -> i32 {
     }
 }
 
-fn compile(expr: &str, link: LinkType) -> Result<pcap::BpfProgram, String> {
-    let dead =
-        pcap::Capture::dead(pcap::Linktype(linktype_to_dlt(link))).map_err(|e| e.to_string())?;
-    dead.compile(expr, true).map_err(|e| e.to_string())
+/// Compiles for a *savefile* handle of that link type: libpcap generates different code for
+/// files than for live or dead handles (e.g. `ip6` on DLT_NULL must accept every BSD AF_INET6
+/// value, not this host's), so we open an empty pcap file of the same link type and byte order.
+fn compile(expr: &str, link: LinkType, big_endian: bool) -> Result<pcap::BpfProgram, String> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("wiresift-bpf-{}-{n}.pcap", std::process::id()));
+    let mut h = Vec::with_capacity(24);
+    let put16 = |h: &mut Vec<u8>, v: u16| {
+        h.extend_from_slice(&if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
+    };
+    let put32 = |h: &mut Vec<u8>, v: u32| {
+        h.extend_from_slice(&if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
+    };
+    put32(&mut h, 0xa1b2_c3d4);
+    put16(&mut h, 2);
+    put16(&mut h, 4);
+    put32(&mut h, 0);
+    put32(&mut h, 0);
+    put32(&mut h, 262_144);
+    put32(&mut h, u32::from(link.0));
+    let r = std::fs::write(&path, &h)
+        .map_err(|e| format!("cannot create a temporary file for the filter compiler: {e}"))
+        .and_then(|()| pcap::Capture::from_file(&path).map_err(|e| e.to_string()))
+        .and_then(|cap| cap.compile(expr, true).map_err(|e| e.to_string()));
+    let _ = std::fs::remove_file(&path);
+    match r {
+        Err(e) if e.contains("unknown") || e.contains("link") => {
+            let dead = pcap::Capture::dead(pcap::Linktype(linktype_to_dlt(link)))
+                .map_err(|e| e.to_string())?;
+            dead.compile(expr, true).map_err(|e| e.to_string())
+        }
+        r => r,
+    }
 }
 
 fn run(p: &pcap::BpfProgram, data: &[u8], orig_len: u32) -> bool {
@@ -139,7 +181,7 @@ mod tests {
 
     #[test]
     fn greater_uses_wire_length() {
-        let mut f = CaptureFilter::new("greater 1000", LinkType::ETHERNET).unwrap();
+        let mut f = CaptureFilter::new("greater 1000", LinkType::ETHERNET, false).unwrap();
         let frame = [0u8; 60];
         assert!(f.matches(LinkType::ETHERNET, &frame, 1500));
         assert!(!f.matches(LinkType::ETHERNET, &frame, 60));
@@ -147,7 +189,7 @@ mod tests {
 
     #[test]
     fn syntax_error_has_libpcap_message() {
-        let e = CaptureFilter::new("tcp prot 80", LinkType::ETHERNET)
+        let e = CaptureFilter::new("tcp prot 80", LinkType::ETHERNET, false)
             .err()
             .unwrap();
         assert!(e.message.contains("syntax error"), "{e}");
@@ -155,7 +197,7 @@ mod tests {
 
     #[test]
     fn tcp_port_on_raw_ip() {
-        let mut f = CaptureFilter::new("tcp port 80", LinkType::RAW).unwrap();
+        let mut f = CaptureFilter::new("tcp port 80", LinkType::RAW, false).unwrap();
         let mut pkt = vec![
             0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
         ];

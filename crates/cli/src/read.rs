@@ -112,7 +112,7 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         .map(|i| i.link)
         .unwrap_or(wiresift_capfile::LinkType::ETHERNET);
     let mut filter = match a.filter_expr() {
-        Some(expr) => match CaptureFilter::new(&expr, first_link) {
+        Some(expr) => match CaptureFilter::new(&expr, first_link, reader.big_endian()) {
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("wiresift: {}", e.message);
