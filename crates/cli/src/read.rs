@@ -38,8 +38,9 @@ pub enum FormatArg {
 pub struct ReadArgs {
     /// Capture file (pcap or pcapng, optionally gzip-compressed); `-` reads standard input
     pub file: PathBuf,
-    /// Capture filter (pcap-filter syntax), as tcpdump takes it after its options
-    #[arg(trailing_var_arg = true)]
+    /// Capture filter (pcap-filter syntax), as tcpdump takes it after its options; the words
+    /// are joined with spaces (options may come before or after them)
+    #[arg(value_name = "FILTER")]
     pub filter_words: Vec<String>,
     /// Capture filter (pcap-filter syntax, e.g. 'src host 10.0.0.1 and port 80')
     #[arg(short = 'f', long = "filter", value_name = "BPF")]

@@ -465,12 +465,8 @@ impl Summarizer {
         if let Some((name, needs_cmd)) = proto {
             out.extend_from_slice(b": ");
             out.extend_from_slice(name);
-            let line = first_line(payload);
-            if !needs_cmd || is_http_start(line) {
-                out.extend_from_slice(b": ");
-                for &c in line {
-                    out.push(if (0x20..0x7f).contains(&c) { c } else { b'.' });
-                }
+            if !needs_cmd || looks_like_request_or_response(payload) {
+                print_txt_line(out, payload);
             }
         } else if (sp == 53 || dp == 53) && payload.len() > 2 {
             out.push(b' ');
@@ -626,36 +622,109 @@ impl Summarizer {
     }
 }
 
-fn first_line(p: &[u8]) -> &[u8] {
-    let end = p
-        .iter()
-        .position(|&c| c == b'\r' || c == b'\n')
-        .unwrap_or(p.len());
-    &p[..end.min(300)]
+/// tcpdump's `fetch_token`: the token at `idx` and the index after it and its trailing blanks.
+fn fetch_token(p: &[u8], mut idx: usize) -> Option<(&[u8], usize)> {
+    let start = idx;
+    while idx < p.len() {
+        let c = p[idx];
+        if !c.is_ascii() {
+            return None;
+        }
+        if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            break;
+        }
+        if !(0x20..0x7f).contains(&c) || idx - start + 2 > 129 {
+            return None;
+        }
+        idx += 1;
+    }
+    if idx == start {
+        return None;
+    }
+    let tok = &p[start..idx];
+    while idx < p.len() {
+        let c = p[idx];
+        if c == b'\r' || c == b'\n' || !(0x20..0x7f).contains(&c) || (c != b' ' && c != b'\t') {
+            break;
+        }
+        idx += 1;
+    }
+    Some((tok, idx))
 }
 
-fn is_http_start(line: &[u8]) -> bool {
-    const METHODS: [&[u8]; 16] = [
-        b"GET ",
-        b"PUT ",
-        b"POST ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"TRACE ",
-        b"CONNECT ",
-        b"PATCH ",
-        b"PROPFIND ",
-        b"PROPPATCH ",
-        b"MKCOL ",
-        b"COPY ",
-        b"MOVE ",
-        b"LOCK ",
-        b"UNLOCK ",
+/// tcpdump's test for HTTP-like protocols: a known method first, or a 3-digit code second.
+fn looks_like_request_or_response(p: &[u8]) -> bool {
+    const CMDS: [&[u8]; 38] = [
+        b"OPTIONS",
+        b"GET",
+        b"HEAD",
+        b"POST",
+        b"PUT",
+        b"DELETE",
+        b"TRACE",
+        b"CONNECT",
+        b"PROPFIND",
+        b"PROPPATCH",
+        b"MKCOL",
+        b"COPY",
+        b"MOVE",
+        b"LOCK",
+        b"UNLOCK",
+        b"ORDERPATCH",
+        b"CHECKOUT",
+        b"CHECKIN",
+        b"UNCHECKOUT",
+        b"MKWORKSPACE",
+        b"UPDATE",
+        b"LABEL",
+        b"MERGE",
+        b"BASELINE-CONTROL",
+        b"MKACTIVITY",
+        b"ACL",
+        b"SEARCH",
+        b"VERSION-CONTROL",
+        b"REPORT",
+        b"BIND",
+        b"UNBIND",
+        b"REBIND",
+        b"LINK",
+        b"UNLINK",
+        b"MKCALENDAR",
+        b"MKREDIRECTREF",
+        b"UPDATEREDIRECTREF",
+        b"PATCH",
     ];
-    line.starts_with(b"HTTP/")
-        || line.starts_with(b"RTSP/")
-        || METHODS.iter().any(|m| line.starts_with(m))
+    let Some((tok, idx)) = fetch_token(p, 0) else {
+        return false;
+    };
+    if CMDS.iter().any(|c| c.eq_ignore_ascii_case(tok)) {
+        return true;
+    }
+    match fetch_token(p, idx) {
+        Some((t, _)) => t.len() == 3 && t.iter().all(u8::is_ascii_digit),
+        None => false,
+    }
+}
+
+/// tcpdump's `print_txt_line` with prefix ": ": the first line if it is printable text.
+fn print_txt_line(out: &mut Vec<u8>, p: &[u8]) {
+    let mut idx = 0;
+    while idx < p.len() {
+        let c = p[idx];
+        if c == b'\n' {
+            break;
+        } else if c == b'\r' {
+            if idx + 1 >= p.len() || p[idx + 1] != b'\n' {
+                return;
+            }
+            break;
+        } else if !(0x20..0x7f).contains(&c) && c != b'\t' {
+            return;
+        }
+        idx += 1;
+    }
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(&p[..idx]);
 }
 
 fn tcp_option(out: &mut Vec<u8>, o: &TcpOption<'_>, rev: bool, thseq: u32, thack: u32) {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system packages wiresift needs to build (libpcap-dev) and, with --test, the
+# programs its tests use as oracles and traffic sources. Debian/Ubuntu; run as root (or via sudo).
+set -euo pipefail
+pkgs=(libpcap-dev pkg-config gcc)
+if [ "${1:-}" = "--test" ]; then
+    pkgs+=(tshark tcpdump iproute2 ethtool curl openssl python3 gzip)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+        echo "wiresift setup: these packages are missing and I am not root: ${missing[*]}" >&2
+        echo "install them with: apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
