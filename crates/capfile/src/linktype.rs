@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A LINKTYPE_* value as stored in pcap and pcapng files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkType(pub u16);
 
 impl LinkType {

@@ -7,9 +7,11 @@
 
 pub mod decode;
 pub mod dns;
+pub mod fields;
 pub mod fmt;
 mod summary;
 
 pub use decode::{Layers, Link, Net, Transport, decode};
+pub use fields::{FrameMeta, FrameView};
 pub use fmt::TimeFormat;
 pub use summary::{MAX_SEQ_ENTRIES, Summarizer};
