@@ -7,6 +7,7 @@ bash scripts/setup.sh --test
 # The shared capture corpus sits beside the repository in CI and on developer machines.
 if [ -d ../shared/captures ]; then
     export WIRESIFT_CAPTURES="$(cd ../shared/captures && pwd)"
+    export WIRESIFT_SHARED_CAPTURES="$WIRESIFT_CAPTURES"
 fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
