@@ -501,7 +501,7 @@ impl CaptureReader {
             let big = self.big_endian;
             let btype = u32_at(&self.buf[p..], big);
             let total = u32_at(&self.buf[p + 4..], big);
-            if total < 12 || total % 4 != 0 {
+            if total < 12 || !total.is_multiple_of(4) {
                 return Err(self.err(ReadErrorKind::Corrupt {
                     what: "block",
                     why: format!(
@@ -617,11 +617,7 @@ impl CaptureReader {
                         2 => iface.name = Some(opt_string(v)),
                         3 => iface.description = Some(opt_string(v)),
                         9 if !v.is_empty() => iface.tsresol = v[0],
-                        11 if !v.is_empty() => {
-                            if v[0] == 0 {
-                                iface.filter = Some(opt_string(&v[1..]));
-                            }
-                        }
+                        11 if v.first() == Some(&0) => iface.filter = Some(opt_string(&v[1..])),
                         12 => iface.os = Some(opt_string(v)),
                         14 if v.len() >= 8 => iface.tsoffset = u64_at(v, big) as i64,
                         _ => {}

@@ -357,14 +357,14 @@ impl<W: Write> Writer<W> {
     pub fn finish(&mut self, ifaces: &[Interface]) -> io::Result<()> {
         match self {
             Writer::Pcap { w, inner, nanos } => {
-                if inner.is_none() {
-                    if let Some(out) = w.take() {
-                        let (link, snaplen) = ifaces
-                            .first()
-                            .map(|i| (i.link, i.snaplen))
-                            .unwrap_or((LinkType::ETHERNET, 262_144));
-                        *inner = Some(PcapWriter::new(out, link, snaplen, *nanos)?);
-                    }
+                if inner.is_none()
+                    && let Some(out) = w.take()
+                {
+                    let (link, snaplen) = ifaces
+                        .first()
+                        .map(|i| (i.link, i.snaplen))
+                        .unwrap_or((LinkType::ETHERNET, 262_144));
+                    *inner = Some(PcapWriter::new(out, link, snaplen, *nanos)?);
                 }
                 match inner {
                     Some(p) => p.flush(),

@@ -6,7 +6,9 @@ use wiresift_capfile::{
     CaptureReader, Interface, LinkType, OutputFormat, PcapNgWriter, ReadErrorKind, Writer,
 };
 
-fn read_all(bytes: Vec<u8>) -> (Vec<(u64, i64, u16, u32, Vec<u8>)>, Vec<Interface>) {
+type FrameTuple = (u64, i64, u16, u32, Vec<u8>);
+
+fn read_all(bytes: Vec<u8>) -> (Vec<FrameTuple>, Vec<Interface>) {
     let mut r = CaptureReader::new(Box::new(Cursor::new(bytes))).expect("header");
     let mut out = Vec::new();
     while let Some(f) = r.next_frame().expect("frame") {

@@ -5,5 +5,12 @@
 //! `greater N`/`less N` on snaplen-truncated frames).
 
 mod bpf;
+pub mod ifaces;
+pub mod live;
 
 pub use bpf::{BpfError, CaptureFilter};
+pub use ifaces::{InterfaceInfo, LinkTypeInfo, interface_exists, interface_names, list_interfaces};
+pub use live::{
+    Batch, LiveCapture, LiveConfig, LiveError, LiveStats, PrivilegeError, drop_privileges,
+    install_stop_signals, ring_file_name, stop_signal,
+};

@@ -3,9 +3,14 @@
 //! Exit status: 0 success; 1 completed but something was skipped, truncated or damaged (stderr
 //! says what); 2 usage or input error (bad filter, unreadable file).
 
+mod capture;
+mod fields;
 mod info;
+mod interfaces;
 mod output;
 mod read;
+mod registry;
+mod structured;
 
 use std::process::ExitCode;
 
@@ -15,8 +20,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "wiresift",
     version,
-    about = "Troubleshoot networks from the packets up: capture, filter, follow, extract, send, decrypt",
-    propagate_version = true
+    about = "Troubleshoot networks from the packets up: capture, filter, follow, extract, send, decrypt"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,6 +33,12 @@ enum Command {
     Read(read::ReadArgs),
     /// Summarize a capture file, like capinfos
     Info(info::InfoArgs),
+    /// Capture live traffic to pcapng/pcap files (optionally a ring of them) or summary lines
+    Capture(capture::CaptureArgs),
+    /// List the interfaces that can be captured on, like tcpdump -D
+    Interfaces(interfaces::InterfacesArgs),
+    /// List the fields of the display filter language and structured output (like tshark -G fields)
+    Fields(fields::FieldsArgs),
 }
 
 /// What a subcommand reports: the exit status it wants.
@@ -45,6 +55,9 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Read(a) => read::run(a),
         Command::Info(a) => info::run(a),
+        Command::Capture(a) => capture::run(a),
+        Command::Interfaces(a) => interfaces::run(a),
+        Command::Fields(a) => fields::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

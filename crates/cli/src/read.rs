@@ -9,7 +9,13 @@ use clap::{Args, ValueEnum};
 use wiresift_capfile::{CaptureReader, OutputFormat, Writer};
 use wiresift_capture::CaptureFilter;
 use wiresift_dissect::fmt::{push_hexdump, push_time};
-use wiresift_dissect::{Summarizer, TimeFormat, decode};
+use wiresift_dissect::{FrameMeta, Summarizer, TimeFormat, decode};
+use wiresift_engine::{Engine, EngineOptions, FrameSource};
+use wiresift_filter::Filter;
+use wiresift_flow::NullHandler;
+
+use crate::registry::registry;
+use crate::structured::{self, FieldsOptions};
 
 use crate::Outcome;
 use crate::output::Out;
@@ -69,6 +75,28 @@ pub struct ReadArgs {
     /// Accepted for tcpdump compatibility: addresses and ports are always numeric
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     pub numeric: u8,
+    /// Display filter (Wireshark syntax, e.g. 'tcp.port == 25 && ip.addr == 10.0.0.0/8')
+    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
+    pub display_filter: Option<String>,
+    /// Output format: text (summary lines), fields (-e), json (one object per frame)
+    #[arg(short = 'T', value_enum, default_value = "text")]
+    pub output: OutputArg,
+    /// Field to print with -T fields (repeatable), e.g. -e ip.src -e tcp.dstport
+    #[arg(short = 'e', value_name = "FIELD")]
+    pub fields: Vec<String>,
+    /// -T fields option: header=y, separator=,|/t|/s, quote=d|s|n, occurrence=f|l|a|N, aggregator=,
+    #[arg(short = 'E', value_name = "KEY=VALUE")]
+    pub field_opts: Vec<String>,
+    /// Detail tree of every field of each frame
+    #[arg(short = 'V')]
+    pub verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Text,
+    Fields,
+    Json,
 }
 
 impl ReadArgs {
@@ -89,10 +117,10 @@ fn local_ifnames() -> std::collections::HashMap<u32, String> {
     if let Ok(dir) = std::fs::read_dir("/sys/class/net") {
         for e in dir.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Ok(s) = std::fs::read_to_string(e.path().join("ifindex")) {
-                if let Ok(i) = s.trim().parse() {
-                    m.insert(i, name);
-                }
+            if let Ok(s) = std::fs::read_to_string(e.path().join("ifindex"))
+                && let Ok(i) = s.trim().parse()
+            {
+                m.insert(i, name);
             }
         }
     }
@@ -123,6 +151,43 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         },
         None => None,
     };
+    let reg = registry();
+    let display = match &a.display_filter {
+        Some(expr) => match Filter::compile(expr, reg) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("wiresift: bad display filter:\n{}", e.render(expr));
+                return Ok(Outcome::Failed);
+            }
+        },
+        None => None,
+    };
+    let mut field_ids = Vec::new();
+    for name in &a.fields {
+        match reg.lookup(name) {
+            Some(id) => field_ids.push(id),
+            None => {
+                let s = reg.suggest(name, 3);
+                eprintln!(
+                    "wiresift: -e {name}: no such field{}",
+                    if s.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (did you mean: {}?)", s.join(", "))
+                    }
+                );
+                return Ok(Outcome::Failed);
+            }
+        }
+    }
+    if a.output == OutputArg::Fields && field_ids.is_empty() {
+        eprintln!("wiresift: -T fields needs at least one -e FIELD");
+        return Ok(Outcome::Failed);
+    }
+    let mut fopts = FieldsOptions::default();
+    for kv in &a.field_opts {
+        fopts.set(kv)?;
+    }
     let mut writer: Option<Writer<Box<dyn Write>>> = match &a.write {
         Some(p) => {
             let format = match a.format {
@@ -157,7 +222,15 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         summ.ifnames = local_ifnames();
     }
     let mut out = Out::stdout();
+    if print && a.output == OutputArg::Fields && fopts.header {
+        structured::fields_header(&mut out.buf, &a.fields, &fopts);
+    }
+    let needs_view = display.is_some() || a.output != OutputArg::Text || a.verbose;
     let (mut first, mut prev) = (None::<i64>, 0i64);
+    let mut prev_captured = None::<i64>;
+    // Flow state (stream numbers, relative sequence numbers, reassembly) is needed only by
+    // fields; plain summary lines skip it.
+    let mut engine = needs_view.then(|| Engine::new(EngineOptions::default()));
     let mut shown = 0u64;
     let limit = a.count.unwrap_or(u64::MAX);
     let mut damage = None;
@@ -171,34 +244,82 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
             }
         }
         let Some(frame) = reader.current() else { break };
-        if let Some(f) = filter.as_mut() {
-            if !f.matches(frame.link, frame.data, frame.orig_len) {
-                continue;
+        if let Some(f) = filter.as_mut()
+            && !f.matches(frame.link, frame.data, frame.orig_len)
+        {
+            continue;
+        }
+        let ifaces = reader.interfaces();
+        let start = *first.get_or_insert(frame.ts);
+        let prev_cap = prev_captured.replace(frame.ts).unwrap_or(frame.ts);
+        let plain_layers;
+        let processed;
+        let (layers, view) = match engine.as_mut() {
+            Some(eng) => {
+                processed = eng.process(&frame, &mut NullHandler);
+                let meta = FrameMeta {
+                    number: frame.number,
+                    ts: frame.ts,
+                    first_ts: start,
+                    prev_ts: prev_cap,
+                    prev_displayed_ts: if shown == 0 { frame.ts } else { prev },
+                    orig_len: frame.orig_len,
+                    iface: frame.iface,
+                    iface_name: ifaces
+                        .get(frame.iface as usize)
+                        .and_then(|i| i.name.as_deref()),
+                    link: frame.link,
+                };
+                (
+                    &processed.layers,
+                    Some(FrameSource::new(meta, frame.data, &processed)),
+                )
             }
+            None => {
+                plain_layers = decode(frame.link, frame.data);
+                (&plain_layers, None)
+            }
+        };
+        if let (Some(d), Some(v)) = (&display, &view)
+            && !d.matches(v)
+        {
+            continue;
         }
         shown += 1;
-        let ifaces = reader.interfaces();
         if let Some(w) = writer.as_mut() {
             w.write_frame(&frame, ifaces)
                 .with_context(|| format!("writing frame {}", frame.number))?;
         }
         if print {
-            let digits = ifaces
-                .get(frame.iface as usize)
-                .map(|i| i.precision_digits())
-                .unwrap_or(6);
-            let start = *first.get_or_insert(frame.ts);
-            push_time(&mut out.buf, time, frame.ts, start, prev, digits);
-            prev = frame.ts;
-            out.buf.push(b' ');
-            let layers = decode(frame.link, frame.data);
-            summ.write(&mut out.buf, frame.data, &layers, frame.orig_len);
-            out.buf.push(b'\n');
-            if a.hex {
-                push_hexdump(&mut out.buf, frame.data);
+            match (a.output, &view) {
+                (OutputArg::Fields, Some(v)) => {
+                    structured::fields_line(&mut out.buf, v, reg, &field_ids, &fopts)
+                }
+                (OutputArg::Json, Some(v)) => {
+                    structured::json_line(&mut out.buf, frame.number, v, reg)
+                }
+                _ => {
+                    let digits = ifaces
+                        .get(frame.iface as usize)
+                        .map(|i| i.precision_digits())
+                        .unwrap_or(6);
+                    push_time(&mut out.buf, time, frame.ts, start, prev, digits);
+                    out.buf.push(b' ');
+                    summ.write(&mut out.buf, frame.data, layers, frame.orig_len);
+                    out.buf.push(b'\n');
+                    if a.verbose
+                        && let Some(v) = &view
+                    {
+                        structured::detail_tree(&mut out.buf, v, reg);
+                    }
+                    if a.hex {
+                        push_hexdump(&mut out.buf, frame.data);
+                    }
+                }
             }
             out.maybe_flush()?;
         }
+        prev = frame.ts;
     }
     out.flush()?;
     if let Some(w) = writer.as_mut() {

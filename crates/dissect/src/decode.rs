@@ -9,12 +9,12 @@ use wiresift_capfile::LinkType;
 
 /// Reads a big-endian u16 at `off`, or `None` past the end.
 #[inline]
-pub(crate) fn be16(d: &[u8], off: usize) -> Option<u16> {
+pub fn be16(d: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*d.get(off)?, *d.get(off + 1)?]))
 }
 
 #[inline]
-pub(crate) fn be32(d: &[u8], off: usize) -> Option<u32> {
+pub fn be32(d: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_be_bytes([
         *d.get(off)?,
         *d.get(off + 1)?,
@@ -505,11 +505,7 @@ fn decode_ipv6(l: &mut Layers, data: &[u8], off: usize) {
     let mut p = off + 40;
     let mut non_first_frag = false;
     // Walk extension headers: hop-by-hop, routing, fragment, destination options, (mobility).
-    loop {
-        match nxt {
-            0 | 43 | 60 | 135 | 44 => {}
-            _ => break,
-        }
+    while matches!(nxt, 0 | 43 | 60 | 135 | 44) {
         if usize::from(ip.n_ext) >= ip.ext.len() {
             break;
         }
@@ -648,6 +644,23 @@ fn decode_transport(l: &mut Layers, data: &[u8], proto: u8, off: usize, len: usi
             set_payload(l, data, off, len);
         }
     }
+}
+
+/// Decodes an upper-layer datagram on its own (a reassembled IP payload): only the transport
+/// and payload are set, with offsets into `data`.
+pub fn decode_upper(proto: u8, data: &[u8], v6: bool) -> Layers {
+    let mut l = Layers {
+        link: Link::Raw,
+        link_len: 0,
+        vlans: [Vlan::default(); 4],
+        n_vlans: 0,
+        net: Net::None,
+        transport: Transport::None,
+        payload: (data.len(), 0),
+        truncated: None,
+    };
+    decode_transport(&mut l, data, proto, 0, data.len(), v6);
+    l
 }
 
 /// A TCP option, as found in the header.

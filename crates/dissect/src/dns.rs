@@ -186,10 +186,8 @@ pub fn format_rdata(m: &[u8], r: &Record, out: &mut String) {
             a.copy_from_slice(d);
             out.push_str(&std::net::Ipv6Addr::from(a).to_string());
         }
-        2 | 5 | 12 | 39 => {
-            if read_name(m, r.data.start, out).is_none() {
-                out.push_str("[|domain]");
-            }
+        2 | 5 | 12 | 39 if read_name(m, r.data.start, out).is_none() => {
+            out.push_str("[|domain]");
         }
         15 => {
             let mut name = String::new();

@@ -37,10 +37,6 @@ const H16: FieldKind = FieldKind::UInt {
     bits: 16,
     base: Base::Hex,
 };
-const H12: FieldKind = FieldKind::UInt {
-    bits: 12,
-    base: Base::Hex,
-};
 const H20: FieldKind = FieldKind::UInt {
     bits: 20,
     base: Base::Hex,
@@ -70,7 +66,7 @@ fields! {
     FRAME = "frame", P, "Frame";
     FRAME_NUMBER = "frame.number", U32, "Frame Number";
     FRAME_TIME = "frame.time", FieldKind::AbsTime, "Arrival Time";
-    FRAME_TIME_EPOCH = "frame.time_epoch", FieldKind::AbsTime, "Epoch Time";
+    FRAME_TIME_EPOCH = "frame.time_epoch", FieldKind::RelTime, "Epoch Time (seconds since 1970)";
     FRAME_TIME_RELATIVE = "frame.time_relative", FieldKind::RelTime, "Time since reference or first frame";
     FRAME_TIME_DELTA = "frame.time_delta", FieldKind::RelTime, "Time delta from previous captured frame";
     FRAME_TIME_DELTA_DISPLAYED = "frame.time_delta_displayed", FieldKind::RelTime, "Time delta from previous displayed frame";
@@ -79,7 +75,6 @@ fields! {
     FRAME_INTERFACE_ID = "frame.interface_id", U32, "Interface id";
     FRAME_INTERFACE_NAME = "frame.interface_name", STR, "Interface name";
     FRAME_PROTOCOLS = "frame.protocols", STR, "Protocols in frame";
-    FRAME_ENCAP = "frame.encap_type", FieldKind::Int, "Encapsulation type (LINKTYPE value)";
     ETH = "eth", P, "Ethernet II";
     ETH_DST = "eth.dst", MAC, "Destination";
     ETH_SRC = "eth.src", MAC, "Source";
@@ -88,9 +83,13 @@ fields! {
     ETH_LEN = "eth.len", U16, "Length (802.3)";
     VLAN = "vlan", P, "802.1Q Virtual LAN";
     VLAN_ID = "vlan.id", U16, "ID";
-    VLAN_PRIORITY = "vlan.priority", U8, "Priority";
+    VLAN_PRIORITY = "vlan.priority", U16, "Priority";
     VLAN_DEI = "vlan.dei", B, "DEI";
     VLAN_ETYPE = "vlan.etype", H16, "Type";
+    IEEE8021AD = "ieee8021ad", P, "IEEE 802.1ad (QinQ service tag)";
+    IEEE8021AD_ID = "ieee8021ad.id", U16, "ID";
+    IEEE8021AD_PRIORITY = "ieee8021ad.priority", U16, "Priority";
+    IEEE8021AD_DEI = "ieee8021ad.dei", U16, "DEI";
     SLL = "sll", P, "Linux cooked capture (v1 or v2)";
     SLL_PKTTYPE = "sll.pkttype", U16, "Packet type";
     SLL_HATYPE = "sll.hatype", U16, "Link-layer address type";
@@ -165,9 +164,9 @@ fields! {
     TCP_ACK_RAW = "tcp.ack_raw", U32, "Acknowledgment number (raw)";
     TCP_LEN = "tcp.len", U32, "TCP Segment Len";
     TCP_HDR_LEN = "tcp.hdr_len", U8, "Header Length";
-    TCP_FLAGS = "tcp.flags", H12, "Flags";
+    TCP_FLAGS = "tcp.flags", H16, "Flags";
     TCP_FLAGS_RES = "tcp.flags.res", B, "Reserved";
-    TCP_FLAGS_NS = "tcp.flags.ns", B, "Nonce";
+    TCP_FLAGS_AE = "tcp.flags.ae", B, "Accurate ECN";
     TCP_FLAGS_CWR = "tcp.flags.cwr", B, "Congestion Window Reduced (CWR)";
     TCP_FLAGS_ECE = "tcp.flags.ece", B, "ECN-Echo";
     TCP_FLAGS_URG = "tcp.flags.urg", B, "Urgent";
@@ -249,7 +248,14 @@ pub struct FrameView<'a> {
     /// Layers decoded from the packet quoted inside an ICMP/ICMPv6 error (Wireshark shows its
     /// IP and transport headers, so `ip.addr` and `udp` see them too).
     pub inner: Option<(&'a [u8], Layers)>,
+    /// The transport as Wireshark shows it when it differs from the frame's own: the
+    /// reassembled IP datagram (`Some(Some(..))`) or nothing on a pending fragment
+    /// (`Some(None)`).
+    pub transport: Option<Option<(&'a [u8], &'a Layers)>>,
 }
+
+/// A callback over (bytes, layers, quoted-in-ICMP) of each transport layer.
+type TransportVisitor<'f> = dyn FnMut(&[u8], &Layers, bool) -> ControlFlow<()> + 'f;
 
 /// Where a DNS message sits, if the frame carries one: (message, is_mdns).
 fn dns_message<'d>(data: &'d [u8], l: &Layers) -> Option<(&'d [u8], bool)> {
@@ -272,12 +278,14 @@ fn dns_message<'d>(data: &'d [u8], l: &Layers) -> Option<(&'d [u8], bool)> {
 
 fn icmp_inner(data: &[u8], l: &Layers) -> Option<(usize, Layers)> {
     let (off, v6) = match l.transport {
-        Transport::Icmp { offset, icmp_type, .. } if matches!(icmp_type, 3 | 4 | 5 | 11 | 12) => {
-            (offset + 8, false)
-        }
-        Transport::Icmpv6 { offset, icmp_type, .. } if (1..=4).contains(&icmp_type) => {
-            (offset + 8, true)
-        }
+        Transport::Icmp {
+            offset,
+            icmp_type: 3 | 4 | 5 | 11 | 12,
+            ..
+        } => (offset + 8, false),
+        Transport::Icmpv6 {
+            offset, icmp_type, ..
+        } if (1..=4).contains(&icmp_type) => (offset + 8, true),
         _ => return None,
     };
     let inner = data.get(off..)?;
@@ -293,7 +301,27 @@ impl<'a> FrameView<'a> {
             data,
             layers,
             inner,
+            transport: None,
         }
+    }
+
+    /// The transport bytes and layers to show (see [`FrameView::transport`]).
+    fn shown_transport(&self) -> Option<(&[u8], &Layers)> {
+        match self.transport {
+            None => Some((self.data, self.layers)),
+            Some(t) => t,
+        }
+    }
+
+    /// Transport fields: the shown transport, then any ICMP-quoted one.
+    fn each_transport(&self, f: &mut TransportVisitor<'_>) -> ControlFlow<()> {
+        if let Some((d, l)) = self.shown_transport() {
+            f(d, l, false)?;
+        }
+        if let Some((d, l)) = &self.inner {
+            f(d, l, true)?;
+        }
+        ControlFlow::Continue(())
     }
 
     /// The layers to visit: the frame's, then the ICMP-quoted packet's.
@@ -322,8 +350,12 @@ impl<'a> FrameView<'a> {
             Link::Raw => v.push("raw"),
             Link::Unknown(_) | Link::Truncated => {}
         }
-        for _ in l.vlans() {
-            v.push("vlan");
+        for t in l.vlans() {
+            v.push(if t.tpid == decode::ETH_QINQ {
+                "ieee8021ad"
+            } else {
+                "vlan"
+            });
             v.push("ethertype");
         }
         match l.net {
@@ -337,7 +369,8 @@ impl<'a> FrameView<'a> {
             Net::Arp { .. } => v.push("arp"),
             _ => {}
         }
-        match l.transport {
+        let shown = self.shown_transport();
+        match shown.map(|(_, l)| l.transport).unwrap_or(Transport::None) {
             Transport::Tcp(_) => v.push("tcp"),
             Transport::Udp { .. } => v.push("udp"),
             Transport::Icmp { .. } => v.push("icmp"),
@@ -345,7 +378,7 @@ impl<'a> FrameView<'a> {
             Transport::Fragment { .. } => v.push("data"),
             _ => {}
         }
-        if let Some((_, mdns)) = dns_message(self.data, l) {
+        if let Some((_, mdns)) = shown.and_then(|(d, l)| dns_message(d, l)) {
             v.push(if mdns { "mdns" } else { "dns" });
         }
         v.join(":")
@@ -376,7 +409,8 @@ impl FrameView<'_> {
         match id {
             FRAME => emit!(f, Value::Protocol(d)),
             FRAME_NUMBER => emit!(f, Value::UInt(m.number)),
-            FRAME_TIME | FRAME_TIME_EPOCH => emit!(f, Value::Time(m.ts)),
+            FRAME_TIME => emit!(f, Value::Time(m.ts)),
+            FRAME_TIME_EPOCH => emit!(f, Value::RelTime(m.ts)),
             FRAME_TIME_RELATIVE => emit!(f, Value::RelTime(m.ts - m.first_ts)),
             FRAME_TIME_DELTA => emit!(f, Value::RelTime(m.ts - m.prev_ts)),
             FRAME_TIME_DELTA_DISPLAYED => emit!(f, Value::RelTime(m.ts - m.prev_displayed_ts)),
@@ -392,7 +426,6 @@ impl FrameView<'_> {
                 let s = self.protocols();
                 emit!(f, Value::Str(&s))
             }
-            FRAME_ENCAP => emit!(f, Value::Int(i64::from(m.link.0))),
             ETH..=ETH_LEN => {
                 if let Link::Ethernet { dst, src, etype } = l.link {
                     match id {
@@ -409,8 +442,21 @@ impl FrameView<'_> {
                     }
                 }
             }
+            IEEE8021AD..=IEEE8021AD_DEI => {
+                for v in l.vlans().iter().filter(|v| v.tpid == decode::ETH_QINQ) {
+                    let off = usize::from(v.offset);
+                    match id {
+                        IEEE8021AD => {
+                            emit!(f, Value::Protocol(d.get(off..off + 4).unwrap_or_default()))
+                        }
+                        IEEE8021AD_ID => emit!(f, Value::UInt(u64::from(v.id))),
+                        IEEE8021AD_PRIORITY => emit!(f, Value::UInt(u64::from(v.pcp))),
+                        _ => emit!(f, Value::UInt(u64::from(v.dei))),
+                    }
+                }
+            }
             VLAN..=VLAN_ETYPE => {
-                for v in l.vlans() {
+                for v in l.vlans().iter().filter(|v| v.tpid != decode::ETH_QINQ) {
                     let off = usize::from(v.offset);
                     match id {
                         VLAN => emit!(f, Value::Protocol(d.get(off..off + 4).unwrap_or_default())),
@@ -433,13 +479,33 @@ impl FrameView<'_> {
                 }
             }
             ARP..=ARP_DST_PROTO_IPV4 => self.arp(id, f)?,
+            IP_VERSION => self.each_layers(&mut |_, l| match l.net {
+                Net::Ipv4(_) => f(Value::UInt(4)),
+                Net::Ipv6(_) => f(Value::UInt(6)),
+                _ => ControlFlow::Continue(()),
+            })?,
             IP..=IP_ADDR => self.each_layers(&mut |d, l| ipv4(id, d, l, f))?,
             IPV6..=IPV6_FRAGHDR_IDENT => self.each_layers(&mut |d, l| ipv6(id, d, l, f))?,
             ICMP..=ICMPV6_ND_NA_TARGET => icmp(id, d, l, f)?,
-            TCP..=TCP_PAYLOAD => self.each_layers(&mut |d, l| tcp(id, d, l, f))?,
-            UDP..=UDP_PAYLOAD => self.each_layers(&mut |d, l| udp(id, d, l, f))?,
+            TCP..=TCP_PAYLOAD => self.each_transport(&mut |d, l, quoted| {
+                // Wireshark shows only the header fields of a TCP header quoted in an ICMP
+                // error, not its raw sequence numbers, length or options.
+                if quoted
+                    && !matches!(
+                        id,
+                        TCP | TCP_SRCPORT | TCP_DSTPORT | TCP_PORT | TCP_HDR_LEN | TCP_FLAGS
+                            ..=TCP_URGENT_POINTER
+                    )
+                {
+                    return ControlFlow::Continue(());
+                }
+                tcp(id, d, l, f)
+            })?,
+            UDP..=UDP_PAYLOAD => self.each_transport(&mut |d, l, _| udp(id, d, l, f))?,
             DNS..=DNS_MX => {
-                if let Some((msg, mdns)) = dns_message(d, l) {
+                if let Some((td, tl)) = self.shown_transport()
+                    && let Some((msg, mdns)) = dns_message(td, tl)
+                {
                     dns_field(id, msg, mdns, f)?;
                 }
             }
@@ -463,7 +529,10 @@ impl FrameView<'_> {
                 SLL_HATYPE => emit!(f, Value::UInt(u64::from(hatype))),
                 SLL_HALEN => emit!(f, Value::UInt(u64::from(addrlen))),
                 SLL_SRC_ETH if addrlen == 6 => {
-                    emit!(f, Value::Ether([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]]))
+                    emit!(
+                        f,
+                        Value::Ether([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]])
+                    )
                 }
                 SLL_ETYPE => emit!(f, Value::UInt(u64::from(proto))),
                 _ => {}
@@ -481,7 +550,10 @@ impl FrameView<'_> {
                 SLL_HATYPE => emit!(f, Value::UInt(u64::from(hatype))),
                 SLL_HALEN => emit!(f, Value::UInt(u64::from(addrlen))),
                 SLL_SRC_ETH if addrlen == 6 => {
-                    emit!(f, Value::Ether([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]]))
+                    emit!(
+                        f,
+                        Value::Ether([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5]])
+                    )
                 }
                 SLL_ETYPE => emit!(f, Value::UInt(u64::from(proto))),
                 SLL_IFINDEX => emit!(f, Value::UInt(u64::from(ifindex))),
@@ -645,7 +717,10 @@ fn icmp(
         } => match id {
             ICMP => emit!(
                 f,
-                Value::Protocol(d.get(offset..offset + len).unwrap_or_else(|| d.get(offset..).unwrap_or_default()))
+                Value::Protocol(
+                    d.get(offset..offset + len)
+                        .unwrap_or_else(|| d.get(offset..).unwrap_or_default())
+                )
             ),
             ICMP_TYPE => emit!(f, u(u64::from(icmp_type))),
             ICMP_CODE => emit!(f, u(u64::from(code))),
@@ -670,7 +745,10 @@ fn icmp(
         } => match id {
             ICMPV6 => emit!(
                 f,
-                Value::Protocol(d.get(offset..offset + len).unwrap_or_else(|| d.get(offset..).unwrap_or_default()))
+                Value::Protocol(
+                    d.get(offset..offset + len)
+                        .unwrap_or_else(|| d.get(offset..).unwrap_or_default())
+                )
             ),
             ICMPV6_TYPE => emit!(f, u(u64::from(icmp_type))),
             ICMPV6_CODE => emit!(f, u(u64::from(code))),
@@ -687,10 +765,12 @@ fn icmp(
             }
             ICMPV6_ND_NS_TARGET | ICMPV6_ND_NA_TARGET => {
                 let want = if id == ICMPV6_ND_NS_TARGET { 135 } else { 136 };
-                if icmp_type == want {
-                    if let Some(a) = d.get(offset + 8..offset + 24).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
-                        emit!(f, Value::Ipv6(a))
-                    }
+                if icmp_type == want
+                    && let Some(a) = d
+                        .get(offset + 8..offset + 24)
+                        .and_then(|s| <[u8; 16]>::try_from(s).ok())
+                {
+                    emit!(f, Value::Ipv6(a))
                 }
             }
             _ => {}
@@ -716,7 +796,10 @@ fn tcp(
     match id {
         TCP => emit!(
             f,
-            Value::Protocol(d.get(t.offset..t.offset + t.hdr_len).unwrap_or_else(|| d.get(t.offset..).unwrap_or_default()))
+            Value::Protocol(
+                d.get(t.offset..t.offset + t.hdr_len)
+                    .unwrap_or_else(|| d.get(t.offset..).unwrap_or_default())
+            )
         ),
         TCP_SRCPORT => emit!(f, u(u64::from(t.sport))),
         TCP_DSTPORT => emit!(f, u(u64::from(t.dport))),
@@ -730,7 +813,7 @@ fn tcp(
         TCP_HDR_LEN => emit!(f, u(t.hdr_len as u64)),
         TCP_FLAGS => emit!(f, u(u64::from(t.flags))),
         TCP_FLAGS_RES => emit!(f, Value::Bool(t.flags & 0x0e00 != 0)),
-        TCP_FLAGS_NS => emit!(f, flag(0x100)),
+        TCP_FLAGS_AE => emit!(f, flag(0x100)),
         TCP_FLAGS_CWR => emit!(f, flag(decode::TH_CWR)),
         TCP_FLAGS_ECE => emit!(f, flag(decode::TH_ECE)),
         TCP_FLAGS_URG => emit!(f, flag(decode::TH_URG)),
@@ -810,7 +893,10 @@ fn udp(
     };
     let u = |v: u64| Value::UInt(v);
     match id {
-        UDP => emit!(f, Value::Protocol(d.get(offset..offset + 8).unwrap_or_default())),
+        UDP => emit!(
+            f,
+            Value::Protocol(d.get(offset..offset + 8).unwrap_or_default())
+        ),
         UDP_SRCPORT => emit!(f, u(u64::from(sport))),
         UDP_DSTPORT => emit!(f, u(u64::from(dport))),
         UDP_PORT => {
@@ -878,7 +964,9 @@ fn dns_field(
             };
             let total = u32::from(h.ancount) + u32::from(h.nscount) + u32::from(h.arcount);
             for _ in 0..total.min(512) {
-                let Some((r, next)) = dns::record(m, off) else { break };
+                let Some((r, next)) = dns::record(m, off) else {
+                    break;
+                };
                 off = next;
                 let rd = &m[r.data.clone()];
                 let name_at = |o: usize| -> Option<String> {
@@ -887,7 +975,7 @@ fn dns_field(
                     Some(s.strip_suffix('.').map(str::to_string).unwrap_or(s))
                 };
                 match id {
-                    DNS_RESP_NAME if r.rtype != 41 => {
+                    DNS_RESP_NAME => {
                         let n = r.name.strip_suffix('.').unwrap_or(&r.name);
                         emit!(f, Value::Str(if n.is_empty() { "<Root>" } else { n }))
                     }

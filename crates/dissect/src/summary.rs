@@ -152,12 +152,12 @@ impl Summarizer {
                 }
             }
         }
-        if let Some(t) = l.truncated {
-            if !out.ends_with(b"]") {
-                out.extend_from_slice(b" [|");
-                out.extend_from_slice(t.as_bytes());
-                out.push(b']');
-            }
+        if let Some(t) = l.truncated
+            && !out.ends_with(b"]")
+        {
+            out.extend_from_slice(b" [|");
+            out.extend_from_slice(t.as_bytes());
+            out.push(b']');
         }
     }
 
@@ -821,12 +821,12 @@ fn arp(out: &mut Vec<u8>, data: &[u8], off: usize) {
         1 => {
             out.extend_from_slice(b"Request who-has ");
             ip(out, tpa);
-            if let Some(t) = tha {
-                if t.iter().any(|&b| b != 0) {
-                    out.extend_from_slice(b" (");
-                    push_mac(out, t);
-                    out.push(b')');
-                }
+            if let Some(t) = tha
+                && t.iter().any(|&b| b != 0)
+            {
+                out.extend_from_slice(b" (");
+                push_mac(out, t);
+                out.push(b')');
             }
             out.extend_from_slice(b" tell ");
             ip(out, spa);

@@ -139,6 +139,10 @@ fn each(op: &Operand, src: &dyn FieldSource, f: &mut Sink<'_>) -> ControlFlow<()
         Operand::BitAnd(a, b) => each(a, src, &mut |x| {
             each(b, src, &mut |y| match (x, y) {
                 (V::UInt(p), V::UInt(q)) => f(V::UInt(p & q)),
+                (V::Bytes(p), V::UInt(q)) if !p.is_empty() && p.len() <= 8 => {
+                    let v = p.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+                    f(V::UInt(v & q))
+                }
                 (V::Int(p), V::Int(q)) => f(V::Int(p & q)),
                 (p, q) => match (p.as_int(), q.as_int()) {
                     (Some(p), Some(q)) => f(V::Int((p & q) as i64)),

@@ -321,7 +321,12 @@ impl<'r> Checker<'r> {
                 ))
             }
             ValKind::BitAnd(a, b) => {
-                let (op, ty) = self.typed(a, "a field on the left of '&'")?;
+                let (op, mut ty) = self.typed(a, "a field on the left of '&'")?;
+                // A byte slice of up to 8 bytes reads as a big-endian unsigned integer, so
+                // the tcpdump-style idiom `tcp[13] & 0x02` works as in Wireshark.
+                if matches!(op, Operand::Slice(..)) && ty == Ty::Bytes {
+                    ty = Ty::UInt(64);
+                }
                 if !ty.is_integer() {
                     return Err(FilterError::new(
                         format!("{} is {}; '&' needs an integer", describe(a), ty.a()),

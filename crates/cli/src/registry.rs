@@ -1,0 +1,22 @@
+//! The one field registry of the binary: every provider's table at its fixed id base.
+
+use std::sync::OnceLock;
+
+use wiresift_field::Registry;
+
+/// All fields wiresift knows (decoder now; flow and application providers add theirs here).
+pub fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        Registry::from_sets(&[
+            (
+                wiresift_dissect::fields::BASE,
+                wiresift_dissect::fields::FIELDS,
+            ),
+            (
+                wiresift_engine::fields::BASE,
+                wiresift_engine::fields::FIELDS,
+            ),
+        ])
+    })
+}
