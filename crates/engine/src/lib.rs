@@ -19,6 +19,49 @@ use wiresift_flow::{
 };
 
 pub use source::FrameSource;
+
+/// First field id of application-layer providers. Fixed blocks: HTTP 2000, HTTP/2 2500,
+/// mail (SMTP/IMF/POP/IMAP) 3000, TLS 4000.
+pub const APP_BASE: u32 = 2000;
+
+/// Forwards every stream event to several handlers, in order (e.g. an HTTP parser and an SMTP
+/// parser on the same pass).
+pub struct Fanout<'a>(pub Vec<&'a mut dyn FlowHandler>);
+
+impl FlowHandler for Fanout<'_> {
+    fn on_open(&mut self, id: wiresift_flow::FlowId, info: &wiresift_flow::FlowInfo) {
+        for h in &mut self.0 {
+            h.on_open(id, info);
+        }
+    }
+    fn on_data(
+        &mut self,
+        id: wiresift_flow::FlowId,
+        dir: wiresift_flow::Direction,
+        data: &[u8],
+        ts: wiresift_flow::Nanos,
+        frame: u64,
+    ) {
+        for h in &mut self.0 {
+            h.on_data(id, dir, data, ts, frame);
+        }
+    }
+    fn on_gap(
+        &mut self,
+        id: wiresift_flow::FlowId,
+        dir: wiresift_flow::Direction,
+        gap: &wiresift_flow::Gap,
+    ) {
+        for h in &mut self.0 {
+            h.on_gap(id, dir, gap);
+        }
+    }
+    fn on_close(&mut self, id: wiresift_flow::FlowId, summary: &wiresift_flow::FlowSummary) {
+        for h in &mut self.0 {
+            h.on_close(id, summary);
+        }
+    }
+}
 pub use wiresift_flow;
 
 /// Limits of the stateful parts.

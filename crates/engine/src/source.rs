@@ -19,6 +19,9 @@ pub struct FrameSource<'a> {
     pub fragments: &'a [u64],
     pub v6_fragments: bool,
     pub reassembled_len: usize,
+    /// Application-layer providers (HTTP, SMTP, TLS, ...) for this frame: each answers the
+    /// ids of its own block (ids at or above [`crate::APP_BASE`]).
+    pub extra: Vec<&'a dyn FieldSource>,
 }
 
 impl<'a> FrameSource<'a> {
@@ -36,6 +39,7 @@ impl<'a> FrameSource<'a> {
             fragments: p.fragments,
             v6_fragments: p.v6_fragments,
             reassembled_len: p.upper_data.len(),
+            extra: Vec::new(),
         }
     }
 
@@ -74,6 +78,20 @@ impl FieldSource for FrameSource<'_> {
     fn visit(&self, id: FieldId, f: &mut dyn FnMut(Value<'_>) -> ControlFlow<()>) {
         if id < BASE {
             self.view.visit(id, f);
+            return;
+        }
+        if id >= crate::APP_BASE {
+            let mut stop = false;
+            for e in &self.extra {
+                e.visit(id, &mut |v| {
+                    let r = f(v);
+                    stop = r.is_break();
+                    r
+                });
+                if stop {
+                    return;
+                }
+            }
             return;
         }
         let _ = self.flow_field(id, f);
