@@ -12,6 +12,35 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// Counts an extractor reports at the end (printed on stderr, and the exit status: 1 when
+/// anything was truncated or undecodable).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub kind: &'static str,
+    pub objects: u64,
+    pub bytes: u64,
+    pub truncated: u64,
+    pub undecodable: u64,
+    /// Other anomalies worth a line (gaps, rejected messages, limits hit), already counted.
+    pub notes: Vec<String>,
+}
+
+/// An application-layer extractor run by `wiresift export` (and by `read` for its fields): it
+/// receives reassembled stream data as a [`wiresift_flow::FlowHandler`], writes objects into
+/// the [`ObjectDir`] as they stream by (bounded memory), and hands manifest records to the
+/// driver, which owns the one `manifest.jsonl`.
+pub trait Extractor: wiresift_flow::FlowHandler {
+    /// Fields of the application PDUs completed on the frame just processed (ids in the
+    /// extractor's own block), for `-Y` and structured output.
+    fn frame_fields(&self) -> &dyn wiresift_field::FieldSource;
+    /// Called by the driver after each frame (and its field use) to reset per-frame state.
+    fn end_frame(&mut self);
+    /// Moves manifest records of objects completed since the last call into `out`.
+    fn drain_records(&mut self, out: &mut Vec<serde_json::Value>);
+    /// Totals so far.
+    fn summary(&self) -> ExportSummary;
+}
+
 /// Longest file name we create, in bytes (most file systems allow 255).
 pub const MAX_NAME: usize = 180;
 
