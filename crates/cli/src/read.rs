@@ -230,7 +230,19 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
     let mut prev_captured = None::<i64>;
     // Flow state (stream numbers, relative sequence numbers, reassembly) is needed only by
     // fields; plain summary lines skip it.
-    let mut engine = needs_view.then(|| Engine::new(EngineOptions::default()));
+    let flow_base = wiresift_engine::fields::BASE;
+    let needs_flows = a.output == OutputArg::Json
+        || a.verbose
+        || field_ids.iter().any(|&id| id >= flow_base)
+        || display
+            .as_ref()
+            .is_some_and(|d| d.fields().iter().any(|&id| id >= flow_base));
+    let mut engine = needs_view.then(|| {
+        Engine::new(EngineOptions {
+            skip_flows: !needs_flows,
+            ..EngineOptions::default()
+        })
+    });
     let mut shown = 0u64;
     let limit = a.count.unwrap_or(u64::MAX);
     let mut damage = None;

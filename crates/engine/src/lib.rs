@@ -69,10 +69,15 @@ pub use wiresift_flow;
 pub struct EngineOptions {
     pub flow: Limits,
     pub defrag: DefragLimits,
+    /// Skip the flow table (no stream numbers, analysis or reassembly): for callers whose
+    /// filter and output use only per-packet fields. Defragmentation still runs, so the
+    /// transport shown on fragments stays as Wireshark shows it.
+    pub skip_flows: bool,
 }
 
 /// The stateful pipeline.
 pub struct Engine {
+    skip_flows: bool,
     table: FlowTable,
     defrag: Defragmenter,
     reasm: Vec<u8>,
@@ -173,6 +178,7 @@ fn to_packet<'d>(
 impl Engine {
     pub fn new(opts: EngineOptions) -> Engine {
         Engine {
+            skip_flows: opts.skip_flows,
             table: FlowTable::new(opts.flow),
             defrag: Defragmenter::new(opts.defrag),
             reasm: Vec::new(),
@@ -275,7 +281,7 @@ impl Engine {
         };
         let mut flow = None;
         let mut embedded = None;
-        if let (Some((src, dst)), false) = (addrs, hide) {
+        if let (Some((src, dst)), false, false) = (addrs, hide, self.skip_flows) {
             let (tdata, tl): (&[u8], &Layers) = match &upper {
                 Some(u) => (&self.reasm, u),
                 None => (data, &layers),
