@@ -6,17 +6,24 @@ median wall time, CPU time and peak RSS of each plus the ratio (peer / wiresift)
         --peer 'tcpdump -r F -w /tmp/p.pcap "tcp port 80"' \
         --ours 'wiresift read F -f "tcp port 80" -w /tmp/o.pcap'
 
-Commands run through `sh -c` with stdout to /dev/null unless they redirect it themselves;
-`/usr/bin/time -f` gives the figures (GNU time: apt-get install time).
+Commands run through `exec sh -c` with stdout to /dev/null unless they redirect it
+themselves. Wall time comes from a monotonic clock, CPU time and peak RSS from wait4(2) (the
+command and its children), so short runs are measured in microseconds, not 10 ms ticks.
 """
-import argparse, json, statistics, subprocess, sys
+import argparse, json, os, statistics, subprocess, sys, time
 
 def measure(cmd):
-    r = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "sh", "-c", cmd + " > /dev/null"],
-                       stderr=subprocess.PIPE, text=True)
-    last = r.stderr.strip().splitlines()[-1].split()
-    wall, user, sys_, rss = float(last[0]), float(last[1]), float(last[2]), int(last[3])
-    return wall, user + sys_, rss / 1024.0
+    # GNU time reports the command's own peak RSS (a child forked from Python would start
+    # with Python's RSS); wall and CPU come from wait4 on it, at microsecond resolution.
+    t0 = time.perf_counter()
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "sh", "-c", "exec " + cmd + " > /dev/null"],
+                         stderr=subprocess.PIPE)
+    err = p.stderr.read().decode(errors="replace")
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = status
+    rss_kb = int(err.strip().splitlines()[-1])
+    return wall, ru.ru_utime + ru.ru_stime, rss_kb / 1024.0
 
 def main():
     ap = argparse.ArgumentParser()

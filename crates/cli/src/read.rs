@@ -325,6 +325,14 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
                         structured::detail_tree(&mut out.buf, v, reg);
                     }
                     if a.hex {
+                        // Where each layer sits, so the dump can be read layer by layer.
+                        out.buf.extend_from_slice(b"\tlayers:");
+                        for (name, r) in layers.ranges(frame.data.len()) {
+                            use std::io::Write as _;
+                            let _ =
+                                write!(out.buf, " {name} 0x{:04x}-0x{:04x}", r.start, r.end - 1);
+                        }
+                        out.buf.push(b'\n');
                         push_hexdump(&mut out.buf, frame.data);
                     }
                 }

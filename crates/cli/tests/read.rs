@@ -221,7 +221,11 @@ fn count_time_formats_and_hex() {
     let o = run(bin().arg("read").arg(&f).args(["-c", "1", "-x"]));
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("\t0x0000:  "), "{s}");
-    assert!(s.lines().count() == 1 + 5, "{s}");
+    assert!(
+        s.contains("\tlayers: eth 0x0000-0x000d ip 0x000e-0x0021 tcp 0x0022-0x004d\n"),
+        "{s}"
+    );
+    assert!(s.lines().count() == 2 + 5, "{s}");
 }
 
 #[test]

@@ -257,6 +257,58 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// Each decoded layer with the byte range it covers in the frame (for `-x`), in order.
+    pub fn ranges(&self, frame_len: usize) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        let mut v = Vec::new();
+        let clip = |r: std::ops::Range<usize>| r.start.min(frame_len)..r.end.min(frame_len);
+        let first_tag = self.vlans().first().map(|t| usize::from(t.offset));
+        let link_end = first_tag.unwrap_or(self.link_len);
+        let name = match self.link {
+            Link::Ethernet { .. } => Some("eth"),
+            Link::Sll { .. } | Link::Sll2 { .. } => Some("sll"),
+            Link::Null { .. } => Some("null"),
+            _ => None,
+        };
+        if let Some(n) = name {
+            v.push((n, clip(0..link_end)));
+        }
+        for t in self.vlans() {
+            let o = usize::from(t.offset);
+            let n = if t.tpid == ETH_QINQ {
+                "ieee8021ad"
+            } else {
+                "vlan"
+            };
+            v.push((n, clip(o..o + 4)));
+        }
+        match self.net {
+            Net::Ipv4(ip) => v.push(("ip", clip(ip.offset..ip.offset + ip.hdr_len))),
+            Net::Ipv6(ip) => v.push(("ipv6", clip(ip.offset..ip.upper))),
+            Net::Arp { offset } => v.push(("arp", clip(offset..frame_len))),
+            _ => {}
+        }
+        match self.transport {
+            Transport::Tcp(t) => v.push(("tcp", clip(t.offset..t.offset + t.hdr_len))),
+            Transport::Udp { offset, .. } => v.push(("udp", clip(offset..offset + 8))),
+            Transport::Icmp { offset, len, .. } => v.push(("icmp", clip(offset..offset + len))),
+            Transport::Icmpv6 { offset, len, .. } => v.push(("icmpv6", clip(offset..offset + len))),
+            _ => {}
+        }
+        if self.payload.1 > 0
+            && !matches!(
+                self.transport,
+                Transport::Icmp { .. } | Transport::Icmpv6 { .. }
+            )
+        {
+            v.push((
+                "payload",
+                clip(self.payload.0..self.payload.0 + self.payload.1),
+            ));
+        }
+        v.retain(|(_, r)| r.start < r.end);
+        v
+    }
+
     pub fn vlans(&self) -> &[Vlan] {
         &self.vlans[..usize::from(self.n_vlans)]
     }
