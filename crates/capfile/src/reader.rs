@@ -634,52 +634,32 @@ impl CaptureReader {
                 self.interfaces.push(iface);
                 Ok(None)
             }
-            6 => {
+            // Enhanced Packet Block, and the obsolete Packet Block (16-bit interface id).
+            6 | 2 => {
+                let what = if btype == 6 {
+                    "enhanced packet block"
+                } else {
+                    "packet block"
+                };
                 if b.len() < 20 {
-                    return Err(short("enhanced packet block", 20));
+                    return Err(short(what, 20));
                 }
-                let local = u32_at(b, big);
+                let local = if btype == 6 {
+                    u32_at(b, big)
+                } else {
+                    u32::from(u16_at(b, big))
+                };
                 let units =
                     (u64::from(u32_at(&b[4..], big)) << 32) | u64::from(u32_at(&b[8..], big));
                 let caplen = u32_at(&b[12..], big) as usize;
                 let orig_len = u32_at(&b[16..], big);
                 if caplen > b.len() - 20 {
                     return Err(ReadErrorKind::Corrupt {
-                        what: "enhanced packet block",
+                        what,
                         why: format!(
                             "captured length {caplen} exceeds the {} bytes of the block",
                             b.len() - 20
                         ),
-                    });
-                }
-                let gi = *self
-                    .section_ifaces
-                    .get(local as usize)
-                    .ok_or(ReadErrorKind::UnknownInterface(local))?;
-                let iface = &self.interfaces[gi as usize];
-                Ok(Some(RawFrame {
-                    ts: iface.units_to_nanos(units),
-                    link: iface.link,
-                    iface: gi,
-                    orig_len,
-                    start: start + 20,
-                    len: caplen,
-                }))
-            }
-            2 => {
-                // Obsolete Packet Block: 16-bit interface id and drops count.
-                if b.len() < 20 {
-                    return Err(short("packet block", 20));
-                }
-                let local = u32::from(u16_at(b, big));
-                let units =
-                    (u64::from(u32_at(&b[4..], big)) << 32) | u64::from(u32_at(&b[8..], big));
-                let caplen = u32_at(&b[12..], big) as usize;
-                let orig_len = u32_at(&b[16..], big);
-                if caplen > b.len() - 20 {
-                    return Err(ReadErrorKind::Corrupt {
-                        what: "packet block",
-                        why: format!("captured length {caplen} exceeds the block"),
                     });
                 }
                 let gi = *self
