@@ -7,7 +7,7 @@
 use std::ops::ControlFlow;
 
 use wiresift_capfile::LinkType;
-use wiresift_field::{Base, FieldDef, FieldId, FieldKind, FieldSource, Value};
+use wiresift_field::{Base, FieldId, FieldKind, FieldSource, Value};
 
 use crate::decode::{self, Layers, Link, Net, Transport, be16, be32};
 use crate::dns;
@@ -51,18 +51,7 @@ const MAC: FieldKind = FieldKind::Ether;
 const BYTES: FieldKind = FieldKind::Bytes;
 const STR: FieldKind = FieldKind::String;
 
-macro_rules! fields {
-    ($( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
-        #[repr(u32)]
-        enum Idx { $($id),* }
-        $( #[allow(dead_code)] pub const $id: FieldId = BASE + Idx::$id as FieldId; )*
-        /// Every field the decoder provides.
-        pub static FIELDS: &[FieldDef] = &[ $( FieldDef::new($name, $kind, $desc) ),* ];
-    };
-}
-
-fields! {
+wiresift_field::field_table! {
     FRAME = "frame", P, "Frame";
     FRAME_NUMBER = "frame.number", U32, "Frame Number";
     FRAME_TIME = "frame.time", FieldKind::AbsTime, "Arrival Time";

@@ -1,7 +1,7 @@
 //! Fields the flow engine provides (stream index, relative sequence numbers, TCP analysis, IP
 //! reassembly), named as Wireshark names them, at id base [`BASE`].
 
-use wiresift_field::{Base, FieldDef, FieldId, FieldKind};
+use wiresift_field::{Base, FieldId, FieldKind};
 
 pub const BASE: FieldId = 1000;
 
@@ -12,18 +12,7 @@ const U32: FieldKind = FieldKind::UInt {
 };
 const REL: FieldKind = FieldKind::RelTime;
 
-macro_rules! fields {
-    ($( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
-        #[repr(u32)]
-        enum Idx { $($id),* }
-        $( #[allow(dead_code)] pub const $id: FieldId = BASE + Idx::$id as FieldId; )*
-        /// Every field the flow engine provides.
-        pub static FIELDS: &[FieldDef] = &[ $( FieldDef::new($name, $kind, $desc) ),* ];
-    };
-}
-
-fields! {
+wiresift_field::field_table! {
     TCP_STREAM = "tcp.stream", U32, "Stream index";
     UDP_STREAM = "udp.stream", U32, "Stream index";
     TCP_SEQ = "tcp.seq", U32, "Sequence Number (relative)";

@@ -95,6 +95,31 @@ impl FieldDef {
     }
 }
 
+/// Declares a provider's field table: one constant id per field (`BASE` + position) and the
+/// `FIELDS` slice, from one list, so ids and definitions cannot drift apart.
+///
+/// ```
+/// use wiresift_field::{FieldDef, FieldId, FieldKind, field_table};
+/// pub const BASE: FieldId = 7000;
+/// field_table! {
+///     DEMO = "demo", FieldKind::Protocol, "Demo protocol";
+///     DEMO_LEN = "demo.len", FieldKind::UInt { bits: 16, base: wiresift_field::Base::Dec }, "Length";
+/// }
+/// assert_eq!(DEMO_LEN, 7001);
+/// assert_eq!(FIELDS[1].name, "demo.len");
+/// ```
+#[macro_export]
+macro_rules! field_table {
+    ($( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+        #[repr(u32)]
+        enum FieldIdx { $($id),* }
+        $( #[allow(dead_code)] pub const $id: $crate::FieldId = BASE + FieldIdx::$id as $crate::FieldId; )*
+        /// Every field this provider defines, in id order.
+        pub static FIELDS: &[$crate::FieldDef] = &[ $( $crate::FieldDef::new($name, $kind, $desc) ),* ];
+    };
+}
+
 /// A value of one occurrence of a field, borrowed for the duration of a visit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value<'a> {
