@@ -6,6 +6,7 @@
 
 mod bpf;
 pub mod ifaces;
+pub mod inject;
 pub mod live;
 
 pub use bpf::{BpfError, CaptureFilter};

@@ -3,14 +3,25 @@
 //! Exit status: 0 success; 1 completed but something was skipped, truncated or damaged (stderr
 //! says what); 2 usage or input error (bad filter, unreadable file).
 
+mod ca;
 mod capture;
+mod conversations;
+mod export;
 mod fields;
+mod follow;
 mod info;
+mod inject_secrets;
 mod interfaces;
 mod output;
+mod proxy;
 mod read;
 mod registry;
+mod replay;
+mod replay_stream;
+mod send;
+mod stats;
 mod structured;
+mod tls_opts;
 
 use std::process::ExitCode;
 
@@ -39,6 +50,28 @@ enum Command {
     Interfaces(interfaces::InterfacesArgs),
     /// List the fields of the display filter language and structured output (like tshark -G fields)
     Fields(fields::FieldsArgs),
+    /// Reassembled TCP/UDP streams as tshark -z follow prints them, or split into files
+    Follow(follow::FollowArgs),
+    /// Conversation tables (frames and bytes each way), like tshark -z conv,TYPE
+    Conversations(conversations::ConvArgs),
+    /// Endpoint tables (frames and bytes sent and received), like tshark -z endpoints,TYPE
+    Endpoints(conversations::ConvArgs),
+    /// Protocol hierarchy (frames and bytes per protocol path), like tshark -z io,phs
+    Stats(stats::StatsArgs),
+    /// Send a file or standard input to HOST:PORT over TCP, UDP or TLS and print the answer (like ncat)
+    Send(send::SendArgs),
+    /// Re-send one side of a recorded TCP conversation to a live peer, turn by turn, and compare the answers
+    ReplayStream(replay_stream::ReplayStreamArgs),
+    /// Put the frames of a capture onto an interface at recorded timing or a given rate (like tcpreplay)
+    Replay(replay::ReplayArgs),
+    /// Export objects from a capture into a directory (HTTP bodies), with a manifest and HAR
+    Export(export::ExportArgs),
+    /// Intercepting HTTP(S) proxy: regular, reverse, upstream or SOCKS5 mode; flows to console, HAR, pcapng
+    Proxy(proxy::ProxyArgs),
+    /// The proxy's certificate authority: init, export (pem/der/p12), install-help
+    Ca(ca::CaArgs),
+    /// Copy a capture to pcapng with the TLS secrets of its sessions embedded (Decryption Secrets Block)
+    InjectSecrets(inject_secrets::InjectArgs),
 }
 
 /// What a subcommand reports: the exit status it wants.
@@ -58,6 +91,17 @@ fn main() -> ExitCode {
         Command::Capture(a) => capture::run(a),
         Command::Interfaces(a) => interfaces::run(a),
         Command::Fields(a) => fields::run(a),
+        Command::Follow(a) => follow::run(a),
+        Command::Conversations(a) => conversations::run(a, conversations::Kind::Conversations),
+        Command::Endpoints(a) => conversations::run(a, conversations::Kind::Endpoints),
+        Command::Stats(a) => stats::run(a),
+        Command::Send(a) => send::run(a),
+        Command::ReplayStream(a) => replay_stream::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Proxy(a) => proxy::run(a),
+        Command::Ca(a) => ca::run(a),
+        Command::InjectSecrets(a) => inject_secrets::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

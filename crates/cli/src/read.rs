@@ -10,9 +10,12 @@ use wiresift_capfile::{CaptureReader, OutputFormat, Writer};
 use wiresift_capture::CaptureFilter;
 use wiresift_dissect::fmt::{push_hexdump, push_time};
 use wiresift_dissect::{FrameMeta, Summarizer, TimeFormat, decode};
-use wiresift_engine::{Engine, EngineOptions, FrameSource};
+use wiresift_engine::{Engine, EngineOptions, Fanout, FrameSource};
+use wiresift_export::Extractor;
 use wiresift_filter::Filter;
-use wiresift_flow::NullHandler;
+use wiresift_flow::{NullHandler, PacketFlow};
+use wiresift_mail::{MailExtractor, MailOptions};
+use wiresift_http::{HttpExtractor, HttpOptions};
 
 use crate::registry::registry;
 use crate::structured::{self, FieldsOptions};
@@ -90,6 +93,11 @@ pub struct ReadArgs {
     /// Detail tree of every field of each frame
     #[arg(short = 'V')]
     pub verbose: bool,
+    /// Show credentials (http.authorization) instead of redacting them
+    #[arg(long = "show-secrets")]
+    pub show_secrets: bool,
+    #[command(flatten)]
+    pub tls: crate::tls_opts::TlsArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -225,7 +233,9 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
     if print && a.output == OutputArg::Fields && fopts.header {
         structured::fields_header(&mut out.buf, &a.fields, &fopts);
     }
-    let needs_view = display.is_some() || a.output != OutputArg::Text || a.verbose;
+    let tls_keys_given = !a.tls.tls_keylog.is_empty() || !a.tls.tls_key.is_empty();
+    let needs_view =
+        display.is_some() || a.output != OutputArg::Text || a.verbose || tls_keys_given;
     let (mut first, mut prev) = (None::<i64>, 0i64);
     let mut prev_captured = None::<i64>;
     // Flow state (stream numbers, relative sequence numbers, reassembly) is needed only by
@@ -233,6 +243,7 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
     let flow_base = wiresift_engine::fields::BASE;
     let needs_flows = a.output == OutputArg::Json
         || a.verbose
+        || tls_keys_given
         || field_ids.iter().any(|&id| id >= flow_base)
         || display
             .as_ref()
@@ -243,6 +254,57 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
             ..EngineOptions::default()
         })
     });
+    // Application parsers run as flow handlers only when their fields are asked for; the fields
+    // of the PDUs completed on a frame go into its FrameSource (`extra`).
+    let uses_block = |lo: u32, hi: u32| {
+        a.output == OutputArg::Json
+            || a.verbose
+            || field_ids.iter().any(|id| (lo..hi).contains(id))
+            || display
+                .as_ref()
+                .is_some_and(|d| d.fields().iter().any(|id| (lo..hi).contains(id)))
+    };
+    let mut mail = match needs_view && uses_block(wiresift_mail::BASE, wiresift_mail::BASE + 1000) {
+        true => Some(MailExtractor::new(
+            MailOptions {
+                fields: true,
+                ..MailOptions::default()
+            },
+            None,
+        )?),
+        false => None,
+    };
+    // HTTP: only when a filter or -e names an http.*/http2.* field.
+    let http_ids = |ids: &[u32]| ids.iter().any(|id| (wiresift_http::BASE..wiresift_http::BASE + 1000).contains(id));
+    let mut http = (needs_view
+        && (http_ids(&field_ids) || display.as_ref().is_some_and(|d| http_ids(d.fields()))))
+    .then(|| {
+        let fd = wiresift_http::fields::HTTP_FILE_DATA;
+        let file_data = field_ids.contains(&fd) || display.as_ref().is_some_and(|d| d.fields().contains(&fd));
+        HttpExtractor::new(
+            HttpOptions {
+                fields: true,
+                file_data: if file_data { 64 * 1024 } else { 0 },
+                show_secrets: a.show_secrets,
+                ..HttpOptions::default()
+            },
+            None,
+        )
+    });
+    // TLS: detection and decryption in front of the application parsers, when TLS fields are
+    // asked for, keys are given, or HTTP/mail parse streams (so they see plaintext).
+    let tls_base = wiresift_tls::fields::BASE;
+    let mut tls = match needs_flows
+        && (tls_keys_given || uses_block(tls_base, tls_base + 1000) || mail.is_some() || http.is_some())
+    {
+        true => {
+            let mut t = wiresift_tls::TlsLayer::new(a.tls.key_store()?);
+            t.collect_fields(true);
+            Some(t)
+        }
+        false => None,
+    };
+    let mut dsb = crate::tls_opts::DsbSync::default();
     let mut shown = 0u64;
     let limit = a.count.unwrap_or(u64::MAX);
     let mut damage = None;
@@ -266,9 +328,54 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         let prev_cap = prev_captured.replace(frame.ts).unwrap_or(frame.ts);
         let plain_layers;
         let processed;
+        let tls_fields;
         let (layers, view) = match engine.as_mut() {
             Some(eng) => {
-                processed = eng.process(&frame, &mut NullHandler);
+                if let Some(m) = mail.as_mut() {
+                    m.end_frame();
+                }
+                if let Some(h) = http.as_mut() {
+                    h.end_frame();
+                }
+                let (mut fan, mut null);
+                let inner: &mut dyn wiresift_flow::FlowHandler = match (mail.as_mut(), http.as_mut()) {
+                    (Some(m), Some(h)) => {
+                        fan = Fanout(vec![m, h]);
+                        &mut fan
+                    }
+                    (Some(m), None) => m,
+                    (None, Some(h)) => h,
+                    (None, None) => {
+                        null = NullHandler;
+                        &mut null
+                    }
+                };
+                processed = match tls.as_mut() {
+                    Some(t) => {
+                        dsb.sync(&reader, t);
+                        eng.process(&frame, &mut t.wrap(inner))
+                    }
+                    None => eng.process(&frame, inner),
+                };
+                if let (Some(h), Some(seg)) = (
+                    http.as_mut(),
+                    crate::export::tcp_segment_info(&processed, frame.data),
+                ) {
+                    h.tcp_segment(seg, frame.number, frame.ts);
+                }
+                if let Some(m) = mail.as_mut() {
+                    let retrans = matches!(processed.flow,
+                        Some(PacketFlow::Tcp(t)) if t.analysis.matches_retransmission());
+                    let quote = match (processed.embedded, processed.layers.transport) {
+                        (
+                            Some((wiresift_flow::Proto::Tcp, s)),
+                            decode::Transport::Icmp { offset, .. }
+                            | decode::Transport::Icmpv6 { offset, .. },
+                        ) => Some((s, frame.data.get(offset + 8..).unwrap_or_default())),
+                        _ => None,
+                    };
+                    m.frame_context(retrans, quote);
+                }
                 let meta = FrameMeta {
                     number: frame.number,
                     ts: frame.ts,
@@ -282,10 +389,18 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
                         .and_then(|i| i.name.as_deref()),
                     link: frame.link,
                 };
-                (
-                    &processed.layers,
-                    Some(FrameSource::new(meta, frame.data, &processed)),
-                )
+                let mut src = FrameSource::new(meta, frame.data, &processed);
+                if let Some(m) = &mail {
+                    src.extra.push(m.frame_fields());
+                }
+                if let Some(h) = &http {
+                    src.extra.push(h.frame_fields());
+                }
+                tls_fields = tls.as_ref().map(|t| t.frame_fields(frame.number));
+                if let Some(tf) = &tls_fields {
+                    src.extra.push(tf);
+                }
+                (&processed.layers, Some(src))
             }
             None => {
                 plain_layers = decode(frame.link, frame.data);
@@ -318,6 +433,10 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
                     push_time(&mut out.buf, time, frame.ts, start, prev, digits);
                     out.buf.push(b' ');
                     summ.write(&mut out.buf, frame.data, layers, frame.orig_len);
+                    if let Some(info) = tls.as_ref().and_then(|t| t.frame_fields(frame.number).summary()) {
+                        out.buf.extend_from_slice(b", TLS: ");
+                        out.buf.extend_from_slice(info.as_bytes());
+                    }
                     out.buf.push(b'\n');
                     if a.verbose
                         && let Some(v) = &view
@@ -342,6 +461,10 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         prev = frame.ts;
     }
     out.flush()?;
+    if let (Some(t), Some(eng)) = (tls.as_mut(), engine.as_mut()) {
+        eng.finish(&mut t.wrap(&mut NullHandler));
+        crate::tls_opts::print_reports(t, a.verbose, tls_keys_given);
+    }
     if let Some(w) = writer.as_mut() {
         w.finish(reader.interfaces())
             .context("finishing the output file")?;

@@ -17,6 +17,10 @@ pub fn registry() -> &'static Registry {
                 wiresift_engine::fields::BASE,
                 wiresift_engine::fields::FIELDS,
             ),
+            (wiresift_mail::BASE, wiresift_mail::FIELDS),
+            (wiresift_http::BASE, wiresift_http::FIELDS),
+            (wiresift_http::H2_BASE, wiresift_http::H2_FIELDS),
+            (wiresift_tls::fields::BASE, wiresift_tls::FIELDS),
         ])
     })
 }

@@ -105,7 +105,7 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     limits: DefragLimits,
-    pending: HashMap<FragKey, Pending>,
+    pending: HashMap<FragKey, Pending, foldhash::fast::RandomState>,
     by_age: BTreeMap<u64, FragKey>,
     counter: u64,
     bytes: usize,

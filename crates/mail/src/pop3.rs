@@ -1,0 +1,260 @@
+//! POP3 (RFC 1939, 2449): commands and responses matched in order; RETR and TOP responses
+//! are messages (multi-line, dot-unstuffed) written like SMTP's; STLS marks the rest as TLS.
+
+use std::collections::VecDeque;
+
+use serde_json::json;
+use wiresift_flow::{Direction, Nanos};
+
+use crate::fields::*;
+use crate::lines::{DotDecoder, LineBuf};
+use crate::message::Msg;
+use crate::{Ctx, MailOptions, Meta, REDACTED, split_verb};
+
+#[derive(Debug)]
+enum Cmd {
+    /// RETR/TOP: the command line, for the manifest.
+    Message(String),
+    /// A command with a multi-line answer (LIST, UIDL without argument, CAPA).
+    Multi,
+    Single,
+    Stls,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Line,
+    /// Inside a multi-line response; `true` when it is a message.
+    Multi(bool),
+}
+
+/// One POP3 connection.
+pub struct Pop3 {
+    meta: Meta,
+    lc: LineBuf,
+    ls: LineBuf,
+    resync: [bool; 2],
+    pending: VecDeque<Cmd>,
+    greeted: bool,
+    mode: Mode,
+    dot: DotDecoder,
+    msg: Option<Msg>,
+    msg_cmd: String,
+    count: u64,
+    user: Option<String>,
+    show_secrets: bool,
+    max_pending: usize,
+}
+
+impl Pop3 {
+    pub fn new(meta: Meta, o: &MailOptions) -> Pop3 {
+        Pop3 {
+            meta,
+            lc: LineBuf::new(o.max_line),
+            ls: LineBuf::new(o.max_line),
+            resync: [false; 2],
+            pending: VecDeque::new(),
+            greeted: false,
+            mode: Mode::Line,
+            dot: DotDecoder::default(),
+            msg: None,
+            msg_cmd: String::new(),
+            count: 0,
+            user: None,
+            show_secrets: o.show_secrets,
+            max_pending: o.max_pending.max(1),
+        }
+    }
+
+    pub fn data(
+        &mut self,
+        ctx: &mut Ctx,
+        dir: Direction,
+        mut data: &[u8],
+        ts: Nanos,
+        frame: u64,
+    ) -> Option<usize> {
+        let start = data.len();
+        let d = dir.index();
+        while !data.is_empty() {
+            if dir == Direction::ServerToClient
+                && let Mode::Multi(is_msg) = self.mode
+            {
+                if ctx.opts.fields {
+                    ctx.frame.proto(POP);
+                }
+                let end = if is_msg {
+                    let msg = self.msg.get_or_insert_with(|| {
+                        self.count += 1;
+                        let mut m =
+                            Msg::begin(ctx, "pop3", self.meta.stream, self.count, frame, ts);
+                        m.section = Some(self.msg_cmd.clone());
+                        m
+                    });
+                    msg.touch(frame, ts);
+                    self.dot.feed(data, &mut |b| msg.write(ctx, b))
+                } else {
+                    self.dot.feed(data, &mut |_| {})
+                };
+                match end {
+                    Some(n) => {
+                        data = &data[n..];
+                        self.mode = Mode::Line;
+                        if is_msg {
+                            self.finish(ctx, true);
+                        }
+                    }
+                    None => data = &[],
+                }
+                continue;
+            }
+            if self.resync[d] {
+                match memchr::memchr(b'\n', data) {
+                    Some(p) => {
+                        data = &data[p + 1..];
+                        self.resync[d] = false;
+                        continue;
+                    }
+                    None => return None,
+                }
+            }
+            let lb = if d == 0 { &mut self.lc } else { &mut self.ls };
+            let (n, done) = lb.push(data);
+            data = &data[n..];
+            if !done {
+                continue;
+            }
+            if lb.overflow {
+                ctx.note_overflow();
+            }
+            let line = std::mem::replace(lb, LineBuf::new(0));
+            let tls = if d == 0 {
+                self.client_line(ctx, line.line());
+                false
+            } else {
+                self.server_line(ctx, line.line())
+            };
+            let lb = if d == 0 { &mut self.lc } else { &mut self.ls };
+            *lb = line;
+            lb.clear();
+            if tls {
+                return Some(start - data.len());
+            }
+        }
+        None
+    }
+
+    fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
+        let (verb, param) = split_verb(line);
+        if ctx.opts.fields {
+            ctx.frame.proto(POP);
+            let secret = verb == "PASS" && !self.show_secrets;
+            ctx.frame.string(
+                POP_REQUEST,
+                if secret {
+                    format!("PASS {REDACTED}")
+                } else {
+                    String::from_utf8_lossy(line).into_owned()
+                },
+            );
+            ctx.frame.string(POP_REQUEST_COMMAND, verb.clone());
+            if !param.is_empty() {
+                if secret {
+                    ctx.frame.string(POP_REQUEST_PARAMETER, REDACTED.into());
+                } else {
+                    ctx.frame.str(POP_REQUEST_PARAMETER, param);
+                }
+            }
+        }
+        let cmd = match verb.as_str() {
+            "USER" | "APOP" => {
+                let u = param.split(|&c| c == b' ').next().unwrap_or(&[]);
+                self.user = Some(String::from_utf8_lossy(u).into_owned());
+                Cmd::Single
+            }
+            "RETR" | "TOP" => Cmd::Message(String::from_utf8_lossy(line).into_owned()),
+            "LIST" | "UIDL" if param.is_empty() => Cmd::Multi,
+            "CAPA" => Cmd::Multi,
+            "STLS" => Cmd::Stls,
+            _ => Cmd::Single,
+        };
+        if self.pending.len() >= self.max_pending {
+            self.pending.pop_front();
+            ctx.note_overflow();
+        }
+        self.pending.push_back(cmd);
+    }
+
+    fn server_line(&mut self, ctx: &mut Ctx, line: &[u8]) -> bool {
+        let (ind, desc) = split_verb(line);
+        if ctx.opts.fields {
+            ctx.frame.proto(POP);
+            ctx.frame.str(POP_RESPONSE, line);
+            ctx.frame.string(POP_RESPONSE_INDICATOR, ind.clone());
+            if !desc.is_empty() {
+                ctx.frame.str(POP_RESPONSE_DESCRIPTION, desc);
+            }
+        }
+        if ind == "+" {
+            // A SASL challenge: the client's next line answers it, then a real response.
+            self.pending.push_front(Cmd::Single);
+        }
+        if !self.greeted && self.pending.is_empty() {
+            self.greeted = true;
+            return false;
+        }
+        self.greeted = true;
+        let ok = ind == "+OK";
+        match self.pending.pop_front() {
+            Some(Cmd::Message(c)) if ok => {
+                self.msg_cmd = c;
+                self.mode = Mode::Multi(true);
+                self.dot = DotDecoder::default();
+            }
+            Some(Cmd::Multi) if ok => {
+                self.mode = Mode::Multi(false);
+                self.dot = DotDecoder::default();
+            }
+            Some(Cmd::Stls) if ok => return true,
+            _ => {}
+        }
+        false
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, complete: bool) {
+        let Some(mut msg) = self.msg.take() else {
+            return;
+        };
+        if !complete {
+            msg.write(ctx, self.dot.pending());
+        }
+        let mut rec = msg.finish(ctx, complete).record;
+        rec.insert("user".into(), json!(self.user));
+        rec.insert("command".into(), json!(self.msg_cmd));
+        let meta = self.meta.clone();
+        ctx.emit(&meta, rec);
+    }
+
+    pub fn gap(&mut self, _ctx: &mut Ctx, dir: Direction, missing: u64) {
+        let d = dir.index();
+        if d == 1
+            && let Mode::Multi(_) = self.mode
+        {
+            self.dot.gap();
+            if let Some(m) = &mut self.msg {
+                m.gap(missing);
+            }
+            return;
+        }
+        if d == 0 {
+            self.lc.clear();
+        } else {
+            self.ls.clear();
+        }
+        self.resync[d] = true;
+    }
+
+    pub fn close(&mut self, ctx: &mut Ctx) {
+        self.finish(ctx, false);
+    }
+}
