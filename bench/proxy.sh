@@ -14,6 +14,24 @@ WS=${WIRESIFT:-$HERE/target/release/wiresift}
 [ -x "$WS" ] || { echo "build first: cargo build --release -p wiresift" >&2; exit 1; }
 mkdir -p "$OUT"
 
+# hey (Go) sets the TLS server name to the request's Host, "127.0.0.1:18443" through a proxy:
+# RFC 6066 forbids a port there, and rustls (wiresift's TLS) refuses such a ClientHello, while
+# OpenSSL (mitmproxy) ignores it. For HTTPS through a proxy this shim adds `-host IP` (the same
+# host without the port): the SNI is then omitted, as for any IP literal. It applies to both
+# proxies alike, so the load stays the same; nginx answers the same file either way.
+SHIM=$(mktemp -d); trap 'rm -rf "$SHIM"' EXIT
+REAL_HEY=$(command -v hey)
+cat >"$SHIM/hey" <<SH
+#!/usr/bin/env bash
+last=\${!#}
+case " \$* " in
+  *" -x "*) case \$last in https://*) h=\${last#https://}; h=\${h%%/*}; h=\${h%:*}; exec "$REAL_HEY" -host "\$h" "\$@" ;; esac ;;
+esac
+exec "$REAL_HEY" "\$@"
+SH
+chmod +x "$SHIM/hey"
+export PATH="$SHIM:$PATH"
+
 echo "== wiresift" >&2
 PROXY_CMD="$WS proxy -q -p {PORT} --confdir {CONFDIR} --insecure" \
 REVERSE_CMD="$WS proxy -q -p {PORT} --mode reverse:{UPSTREAM} --confdir {CONFDIR} --insecure" \

@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     keys.keylog.add_text(text.as_bytes());
     let mut layer = TlsLayer::new(keys);
     layer.collect_fields(true);
-    let id = FlowId { proto: Proto::Tcp, stream: 0 };
+    let id = FlowId {
+        proto: Proto::Tcp,
+        stream: 0,
+    };
     let info = FlowInfo {
         stream: 0,
         proto: Proto::Tcp,
@@ -36,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
     let mut frame = 1;
     while let Some((&h, tail)) = rest.split_first() {
         let n = usize::from(h & 0x7f).min(tail.len());
-        let dir = if h & 0x80 == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+        let dir = if h & 0x80 == 0 {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
         w.on_data(id, dir, &tail[..n], frame, frame as u64);
         rest = &tail[n..];
         frame += 1;

@@ -9,7 +9,7 @@
 //! datagram once, on the frame that completed its reassembly, and so does the IPv6 table (the
 //! IPv4 table counts every fragment, as Wireshark's IPv4 tap does).
 
-use std::collections::HashMap;
+use crate::fastmap::FastMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -105,9 +105,9 @@ struct Endpoint {
 #[derive(Default)]
 struct Table {
     convs: Vec<Conv>,
-    conv_idx: HashMap<(Ep, Ep, u64), usize>,
+    conv_idx: FastMap<(Ep, Ep, u64), usize>,
     eps: Vec<Endpoint>,
-    ep_idx: HashMap<Ep, usize>,
+    ep_idx: FastMap<Ep, usize>,
 }
 
 impl Table {
@@ -314,7 +314,7 @@ pub fn run(a: ConvArgs, kind: Kind) -> Result<Outcome> {
         flow: limits,
         ..Default::default()
     });
-    let mut tables: HashMap<ConvProto, Table> = HashMap::new();
+    let mut tables: FastMap<ConvProto, Table> = FastMap::default();
     let want = |p: ConvProto| protos.contains(&p);
     let mut first = None::<i64>;
     let mut damaged = false;

@@ -103,11 +103,7 @@ pub fn run(a: InjectArgs) -> Result<Outcome> {
     }
     let mut carried = reader.secrets().len();
     let mut frames = 0u64;
-    loop {
-        match reader.advance() {
-            Ok(true) => {}
-            Ok(false) | Err(_) => break,
-        }
+    while let Ok(true) = reader.advance() {
         if reader.secrets().len() > carried {
             if let Writer::PcapNg { inner, .. } = &mut w {
                 for s in &reader.secrets()[carried..] {

@@ -7,6 +7,7 @@ mod ca;
 mod capture;
 mod conversations;
 mod export;
+mod fastmap;
 mod fields;
 mod follow;
 mod info;

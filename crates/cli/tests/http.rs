@@ -431,7 +431,7 @@ fn framing_pipelining_chunked_multipart_and_gaps() {
     let s = String::from_utf8_lossy(&o.stdout);
     let l: Vec<&str> = s.lines().collect();
     // Both pipelined responses complete on the same frame (as tshark shows them).
-    assert_eq!(l.len(), 3, "{s}");
+    assert_eq!(l.len(), 4, "{s}");
     assert_eq!(
         l[0],
         "http://example.test/one.txt,http://example.test/two.bin\tchunked"

@@ -671,9 +671,7 @@ fn udp_frame(seq: u32, dport: u16, extra: usize) -> Vec<u8> {
 /// A classic pcap file (microseconds) of (time in µs, frame).
 fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
     let mut v = Vec::new();
-    for x in [0xa1b2c3d4u32] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
+    v.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     v.extend_from_slice(&2u16.to_le_bytes());
     v.extend_from_slice(&4u16.to_le_bytes());
     v.extend_from_slice(&[0; 8]);

@@ -319,7 +319,7 @@ fn wait_port(ns: &Ns, port: u16) {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(10) {
         let ok = ns
-            .cmd(&["sh", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .cmd(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
@@ -431,7 +431,7 @@ fn live_openssl_curl_each_suite() {
             if *ver == "-tls1_3" {
                 c.args(["--tlsv1.3", "--tls13-ciphers", suite]);
             } else {
-                c.args(["--tlsv1.2", "--tls-max", "1.2"]);
+                c.args(["--tlsv1.2", "--tls-max", "1.2", "--ciphers", suite]);
             }
             c.arg(format!("https://127.0.0.1:{port}/{name}"));
             let ok = c.status().is_ok_and(|s| s.success());

@@ -19,7 +19,6 @@
 //! stream offset so that ordering survives the wrap.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 use crate::analysis::{gt_seq, lt_seq};
 use crate::{DirSummary, Direction, FlowHandler, FlowId, Gap, GapCause, Nanos, Proto, Stats};
@@ -126,10 +125,12 @@ pub(crate) struct DirReassembler {
     recent_pos: usize,
 }
 
+/// Fingerprint of delivered bytes, to spot a retransmission that carries different bytes.
+/// Every delivered segment is hashed, so this must be fast (SipHash was 14% of a
+/// `follow --split` run); collisions only hide an anomaly, they never change delivered data.
 fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    b.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5157_4946_5457_u64).hash_one(b)
 }
 
 impl DirReassembler {

@@ -21,6 +21,7 @@ pub mod object;
 pub mod util;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -520,13 +521,32 @@ impl Conn {
     }
 }
 
+/// Hashes a stream number (a small sequential integer): one multiply, no SipHash.
+#[derive(Default)]
+struct StreamHasher(u64);
+
+impl Hasher for StreamHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// The HTTP extractor: HTTP/1.x and HTTP/2 over every TCP flow.
 pub struct HttpExtractor {
     opts: HttpOptions,
     out: Option<Rc<OutDir>>,
     har: Option<HarWriter<Box<dyn Write>>>,
     har_error: Option<String>,
-    conns: HashMap<FlowId, Conn>,
+    /// TCP flows by stream number (boxed: moved in and out of the map per callback).
+    conns: HashMap<u64, Box<Conn>, BuildHasherDefault<StreamHasher>>,
     fields: FrameFields,
     records: Vec<Value>,
     summary: ExportSummary,
@@ -541,7 +561,7 @@ impl HttpExtractor {
             out: dir.map(|d| Rc::new(OutDir::new(d))),
             har: None,
             har_error: None,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             fields: FrameFields::default(),
             records: Vec::new(),
             summary: ExportSummary {
@@ -583,7 +603,7 @@ impl HttpExtractor {
             proto: Proto::Tcp,
             stream: seg.stream,
         };
-        let Some(mut conn) = self.conns.remove(&id) else {
+        let Some(mut conn) = self.conns.remove(&id.stream) else {
             return;
         };
         let dir = conn.dir(seg.dir);
@@ -601,7 +621,7 @@ impl HttpExtractor {
                 .msgs
                 .retain(|m| m.stream != seg.stream || m.from_server != from_server);
         }
-        self.conns.insert(id, conn);
+        self.conns.insert(id.stream, conn);
     }
 
     /// The fields of the frame just processed (concrete type).
@@ -631,8 +651,8 @@ impl FlowHandler for HttpExtractor {
             return;
         }
         self.conns.insert(
-            id,
-            Conn {
+            id.stream,
+            Box::new(Conn {
                 info: ConnInfo {
                     stream: info.stream,
                     client: info.client,
@@ -642,12 +662,15 @@ impl FlowHandler for HttpExtractor {
                 h1: h1::H1::default(),
                 h2: None,
                 swapped: false,
-            },
+            }),
         );
     }
 
     fn on_data(&mut self, id: FlowId, dir: Direction, data: &[u8], ts: Nanos, frame: u64) {
-        let Some(mut conn) = self.conns.remove(&id) else {
+        if id.proto != Proto::Tcp {
+            return;
+        }
+        let Some(mut conn) = self.conns.remove(&id.stream) else {
             return;
         };
         if !matches!(conn.mode, Mode::NotHttp | Mode::Tunnel) {
@@ -657,20 +680,29 @@ impl FlowHandler for HttpExtractor {
             let d = conn.dir(dir);
             ctx.tag(from, conn.info.stream, d);
         }
-        self.conns.insert(id, conn);
+        // Flows that are not (or no longer) HTTP are forgotten: later data is a map miss.
+        if !matches!(conn.mode, Mode::NotHttp | Mode::Tunnel) {
+            self.conns.insert(id.stream, conn);
+        }
     }
 
     fn on_gap(&mut self, id: FlowId, dir: Direction, gap: &Gap) {
-        let Some(mut conn) = self.conns.remove(&id) else {
+        if id.proto != Proto::Tcp {
+            return;
+        }
+        let Some(mut conn) = self.conns.remove(&id.stream) else {
             return;
         };
         let mut ctx = self.ctx_parts(gap.frame, gap.ts);
         conn.gap(&mut ctx, dir, gap.missing);
-        self.conns.insert(id, conn);
+        self.conns.insert(id.stream, conn);
     }
 
     fn on_close(&mut self, id: FlowId, summary: &FlowSummary) {
-        let Some(mut conn) = self.conns.remove(&id) else {
+        if id.proto != Proto::Tcp {
+            return;
+        }
+        let Some(mut conn) = self.conns.remove(&id.stream) else {
             return;
         };
         let mut ctx = self.ctx_parts(summary.last_frame, summary.last_ts);

@@ -39,7 +39,6 @@ fields! {
     SMTP_AUTH_USERNAME = "smtp.auth.username", S, "Username";
     SMTP_AUTH_PASSWORD = "smtp.auth.password", S, "Password (redacted unless --show-secrets)";
     SMTP_EOM = "smtp.eom", P, "End of message";
-    SMTP_STARTTLS = "smtp.starttls", B, "STARTTLS accepted: the rest of the connection is TLS";
     IMF = "imf", P, "Internet Message Format";
     IMF_FROM = "imf.from", S, "From";
     IMF_TO = "imf.to", S, "To";

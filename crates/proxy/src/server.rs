@@ -456,14 +456,16 @@ where
                 let why = reason.as_str();
                 passthrough(sh, s, buf, ctx, h.sni.clone(), why).await
             } else {
-                // An SNI rustls refuses (an IP literal, "host:port" as Go's hey sends): drop
-                // it from the hello and mint for the CONNECT host instead.
-                let mut buf = buf;
+                // An SNI rustls refuses ("host:port", as Go's hey sends): RFC 6066 forbids it
+                // and the hello cannot be rewritten (it is part of the transcript), so say why.
                 if let Some(sni) = &h.sni
                     && !tls::sni_acceptable(sni)
-                    && let Some(b) = tls::strip_sni(&buf)
                 {
-                    buf = b;
+                    sh.rec.line(&format!(
+                        "{} {} client sent server name {sni:?}, which is not a host name (RFC 6066); the TLS library refuses it",
+                        flow::clock(flow::now_ns()),
+                        ctx.client
+                    ));
                     name = bare_host(&host).to_string();
                 }
                 intercept(sh, Prefixed::new(buf, s), ctx, &name, &h).await

@@ -169,63 +169,10 @@ fn hello_body(b: &[u8]) -> Option<Hello> {
     Some(h)
 }
 
-/// Whether an SNI value is one rustls accepts (a DNS name, not an IP literal, no port).
+/// Whether rustls accepts an SNI value: a DNS name or an IP literal (ignored), not `host:port`.
 pub fn sni_acceptable(sni: &str) -> bool {
-    sni.parse::<std::net::IpAddr>().is_err()
-        && matches!(ServerName::try_from(sni), Ok(ServerName::DnsName(_)))
-}
-
-/// The same ClientHello without its server_name extension, for clients that send a value rustls
-/// refuses (Go's `hey` sends `host:port`). Only a hello in one record is rewritten.
-pub fn strip_sni(buf: &[u8]) -> Option<Vec<u8>> {
-    if buf.len() < 9 || buf[0] != 0x16 || buf[5] != 1 {
-        return None;
-    }
-    let rlen = u16::from_be_bytes([buf[3], buf[4]]) as usize;
-    let hlen = ((buf[6] as usize) << 16) | ((buf[7] as usize) << 8) | buf[8] as usize;
-    if hlen + 4 != rlen || buf.len() < 5 + rlen {
-        return None;
-    }
-    let body = &buf[9..9 + hlen];
-    let mut r = Rd(body);
-    r.take(34)?;
-    let n = r.u8()?;
-    r.take(n)?;
-    let n = r.u16()?;
-    r.take(n)?;
-    let n = r.u8()?;
-    r.take(n)?;
-    let ext_len_at = body.len() - r.0.len();
-    let n = r.u16()?;
-    let exts_start = ext_len_at + 2;
-    if exts_start + n != body.len() {
-        return None;
-    }
-    let mut e = Rd(&body[exts_start..]);
-    let mut off = exts_start;
-    while !e.0.is_empty() {
-        let typ = e.u16()?;
-        let l = e.u16()?;
-        e.take(l)?;
-        if typ == 0 {
-            let cut = 4 + l;
-            let mut nb = Vec::with_capacity(body.len() - cut);
-            nb.extend_from_slice(&body[..off]);
-            nb.extend_from_slice(&body[off + cut..]);
-            let new_ext = (n - cut) as u16;
-            nb[ext_len_at..ext_len_at + 2].copy_from_slice(&new_ext.to_be_bytes());
-            let mut out = Vec::with_capacity(buf.len());
-            out.extend_from_slice(&buf[..3]);
-            out.extend_from_slice(&((nb.len() + 4) as u16).to_be_bytes());
-            out.push(1);
-            out.extend_from_slice(&(nb.len() as u32).to_be_bytes()[1..]);
-            out.extend_from_slice(&nb);
-            out.extend_from_slice(&buf[5 + rlen..]);
-            return Some(out);
-        }
-        off += 4 + l;
-    }
-    None
+    sni.parse::<std::net::IpAddr>().is_ok()
+        || matches!(ServerName::try_from(sni), Ok(ServerName::DnsName(_)))
 }
 
 /// A stream that first yields `prefix` (bytes already read from `inner`), then reads `inner`.
@@ -604,19 +551,11 @@ mod tests {
             _ => panic!("not parsed"),
         }
         assert!(matches!(parse_hello(&rec[..rec.len() - 1]), Parse::More));
-        // One record: the SNI can be stripped and the rest still parses.
-        let mut one = vec![0x16, 3, 1];
-        one.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        one.extend_from_slice(&hs);
-        let stripped = strip_sni(&one).unwrap();
-        match parse_hello(&stripped) {
-            Parse::Done(h) => {
-                assert_eq!(h.sni, None);
-                assert_eq!(h.alpn.len(), 2);
-            }
-            _ => panic!("stripped hello does not parse"),
-        }
-        assert!(!sni_acceptable("127.0.0.1:443") && !sni_acceptable("::1") && sni_acceptable("a.example"));
+        assert!(
+            !sni_acceptable("127.0.0.1:443")
+                && sni_acceptable("::1")
+                && sni_acceptable("a.example")
+        );
         // Garbage never panics.
         for i in 0..rec.len() {
             let mut g = rec.clone();

@@ -402,7 +402,14 @@ fn play_untimed(
                       index: &mut usize,
                       pending_sent: &mut usize|
      -> Result<bool, ReplayError> {
-        let want = theirs.len().saturating_sub(*cursor).max(1).min(MAX_ANSWER);
+        // Up to the end of the recording (so answers stay aligned with it); past its end, in
+        // 64 KiB pieces.
+        let remaining = theirs.len().saturating_sub(*cursor);
+        let want = if remaining == 0 {
+            64 * 1024
+        } else {
+            remaining.min(MAX_ANSWER)
+        };
         // First byte within `wait`, then until quiet for `wait`.
         let (got, end) = s.await_bytes(want, wait)?;
         if got.is_empty() {
