@@ -162,7 +162,7 @@ pub(crate) fn detect(h: &mut H1, dir: Direction, data: &[u8]) -> Detect {
 }
 
 enum Parsed {
-    Complete(usize, Head),
+    Complete(usize, Box<Head>),
     Partial,
     Invalid,
 }
@@ -219,7 +219,7 @@ fn parse_head(b: &[u8], request: bool, max_headers: usize) -> Parsed {
     }
     h.head_size = n;
     h.derive();
-    Parsed::Complete(n, h)
+    Parsed::Complete(n, Box::new(h))
 }
 
 /// A line ending in LF from `buf` + `input`: (line without CR LF, bytes of `input` used), or
@@ -378,7 +378,7 @@ impl H1 {
                     return match parse_head(&b, request, ctx.opts.max_headers) {
                         Parsed::Complete(n, h) => {
                             let rest = b[n..].to_vec();
-                            match self.on_head(ctx, info, dir, h) {
+                            match self.on_head(ctx, info, dir, *h) {
                                 Some(sw) => {
                                     // Re-feed the rest through the switch.
                                     let sw = match sw {
@@ -419,7 +419,7 @@ impl H1 {
                     return Step::Consumed(k);
                 }
                 match parse_head(&input[k..], request, ctx.opts.max_headers) {
-                    Parsed::Complete(n, h) => match self.on_head(ctx, info, dir, h) {
+                    Parsed::Complete(n, h) => match self.on_head(ctx, info, dir, *h) {
                         Some(sw) => Step::Switch(sw, k + n),
                         None => Step::Consumed(k + n),
                     },

@@ -259,10 +259,8 @@ impl H2 {
             ..H2Frame::default()
         };
         match c.typ {
-            DATA => {
-                if c.flags & END_STREAM != 0 {
-                    self.end_dir(ctx, info, dir, c.sid, false);
-                }
+            DATA if c.flags & END_STREAM != 0 => {
+                self.end_dir(ctx, info, dir, c.sid, false);
             }
             HEADERS | PUSH_PROMISE => {
                 let p = std::mem::take(&mut self.dirs[di].payload);

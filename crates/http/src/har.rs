@@ -169,7 +169,7 @@ impl<W: Write> HarWriter<W> {
                 && enc.is_none()
             {
                 pd["params"] = Value::Array(
-                    util::query_pairs(&pd["text"].as_str().unwrap_or("").to_string())
+                    util::query_pairs(pd["text"].as_str().unwrap_or(""))
                         .into_iter()
                         .map(|(n, v)| json!({"name": n, "value": v}))
                         .collect(),

@@ -127,10 +127,8 @@ impl Head {
         for (n, v) in &self.headers {
             let n = n.to_ascii_lowercase();
             match n.as_str() {
-                "content-length" => {
-                    if self.content_length.is_none() {
-                        self.content_length = v.trim().parse().ok();
-                    }
+                "content-length" if self.content_length.is_none() => {
+                    self.content_length = v.trim().parse().ok();
                 }
                 "transfer-encoding" => {
                     let last = v.rsplit(',').next().unwrap_or("").trim();
@@ -138,19 +136,17 @@ impl Head {
                 }
                 "content-encoding" => {
                     for c in v.split(',') {
-                        if let Some(c) = decode::coding(c) {
-                            if self.codings.len() < 8 {
-                                self.codings.push(c);
-                            }
+                        if let Some(c) = decode::coding(c)
+                            && self.codings.len() < 8
+                        {
+                            self.codings.push(c);
                         }
                     }
                 }
                 "content-type" => self.content_type = v.trim().to_string(),
                 "content-disposition" => self.disposition = util::disposition_filename(v),
-                "host" | ":authority" => {
-                    if self.host.is_none() {
-                        self.host = Some(v.trim().to_string());
-                    }
+                "host" | ":authority" if self.host.is_none() => {
+                    self.host = Some(v.trim().to_string());
                 }
                 "upgrade" => self.upgrade = Some(v.trim().to_string()),
                 _ => {}
@@ -181,6 +177,9 @@ pub(crate) struct Txn {
     pub req_body: Option<Finished>,
     pub seq: u64,
 }
+
+/// A response for a HAR entry: head, body, last (frame, time), body bytes as transferred.
+pub(crate) type RespParts<'a> = (&'a Head, Option<&'a Finished>, (u64, Nanos), i64);
 
 /// Shared state handed to connection code for one callback.
 pub(crate) struct Ctx<'a> {
@@ -286,7 +285,7 @@ impl Ctx<'_> {
         &mut self,
         conn: &ConnInfo,
         txn: &Txn,
-        resp: Option<(&Head, Option<&Finished>, (u64, Nanos), i64)>,
+        resp: Option<RespParts<'_>>,
         h2_stream: Option<u32>,
     ) {
         if self.har.is_none() {
@@ -417,15 +416,14 @@ impl Conn {
             }
         }
         let dir = self.dir(dir);
-        loop {
+        {
             match self.mode {
-                Mode::NotHttp | Mode::Tunnel => return,
+                Mode::NotHttp | Mode::Tunnel => (),
                 Mode::Detect => match h1::detect(&mut self.h1, dir, data) {
-                    h1::Detect::Wait => return,
+                    h1::Detect::Wait => (),
                     h1::Detect::NotHttp => {
                         self.mode = Mode::NotHttp;
                         self.h1 = h1::H1::default();
-                        return;
                     }
                     h1::Detect::H2Preface => {
                         self.mode = Mode::H2;
@@ -433,26 +431,23 @@ impl Conn {
                         let mut h = Box::new(h2::H2::new(ctx.opts, None));
                         h.feed(ctx, &self.info, dir, &buffered);
                         self.h2 = Some(h);
-                        return;
                     }
                     h1::Detect::H09(path) => {
                         self.mode = Mode::H1;
                         self.h1.start_h09(ctx, &self.info, path);
-                        return;
                     }
                     h1::Detect::H1 => {
                         self.mode = Mode::H1;
                         // The detection buffer holds this data (and earlier): feed it.
                         let b = std::mem::take(&mut self.h1.dirs[dir.index()].buf);
-                        return self.after_h1(ctx, dir, &b);
+                        self.after_h1(ctx, dir, &b)
                     }
                 },
-                Mode::H1 => return self.after_h1(ctx, dir, data),
+                Mode::H1 => self.after_h1(ctx, dir, data),
                 Mode::H2 => {
                     if let Some(h) = self.h2.as_mut() {
                         h.feed(ctx, &self.info, dir, data);
                     }
-                    return;
                 }
             }
         }
