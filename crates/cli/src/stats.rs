@@ -123,8 +123,13 @@ pub fn run(a: StatsArgs) -> Result<Outcome> {
             Link::Raw => path.push("raw"),
             Link::Unknown(_) | Link::Truncated => {}
         }
-        for _ in l.vlans() {
-            path.push("vlan");
+        for t in l.vlans() {
+            // tshark's phs names the 802.1ad service tag ieee8021ad and 802.1Q tags vlan.
+            path.push(if t.tpid == wiresift_dissect::decode::ETH_QINQ {
+                "ieee8021ad"
+            } else {
+                "vlan"
+            });
         }
         match l.net {
             Net::Ipv4(_) => path.push("ip"),

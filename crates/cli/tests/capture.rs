@@ -4,6 +4,7 @@
 
 mod common;
 #[path = "common/netns.rs"]
+#[allow(dead_code)] // shared by several test crates, each uses part of it
 mod netns;
 
 use std::collections::BTreeMap;

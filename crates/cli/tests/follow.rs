@@ -5,8 +5,10 @@
 
 mod common;
 #[path = "common/netns.rs"]
+#[allow(dead_code)] // shared by several test crates, each uses part of it
 mod netns;
 #[path = "common/pcapgen.rs"]
+#[allow(dead_code)] // shared by several test crates, each uses part of it
 mod pcapgen;
 
 use std::collections::BTreeMap;

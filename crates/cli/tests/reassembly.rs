@@ -8,6 +8,7 @@
 
 mod common;
 #[path = "common/pcapgen.rs"]
+#[allow(dead_code)] // shared by several test crates, each uses part of it
 mod pcapgen;
 
 use common::*;
