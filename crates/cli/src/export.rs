@@ -293,7 +293,6 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
             }
         }
         prev_ts = frame.ts;
-        drop(processed);
         for e in ex.all_mut() {
             e.drain_records(&mut records);
             e.end_frame();
@@ -321,10 +320,14 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
     // TLS sessions that stayed encrypted: why, in the manifest and on stderr.
     let keys_given = !a.tls.tls_keylog.is_empty() || !a.tls.tls_key.is_empty() || dsb.blocks > 0;
     for r in tls.reports() {
-        if matches!(r.status, wiresift_tls::SessionStatus::NoKey | wiresift_tls::SessionStatus::Failed)
-            && (filter.is_none() || matched_streams.contains(&r.flow.stream))
+        if matches!(
+            r.status,
+            wiresift_tls::SessionStatus::NoKey | wiresift_tls::SessionStatus::Failed
+        ) && (filter.is_none() || matched_streams.contains(&r.flow.stream))
         {
-            manifest.append(&crate::tls_opts::report_json(r)).map_err(anyhow::Error::from)?;
+            manifest
+                .append(&crate::tls_opts::report_json(r))
+                .map_err(anyhow::Error::from)?;
         }
     }
     crate::tls_opts::print_reports(&tls, false, keys_given);

@@ -14,8 +14,8 @@ use wiresift_engine::{Engine, EngineOptions, Fanout, FrameSource};
 use wiresift_export::Extractor;
 use wiresift_filter::Filter;
 use wiresift_flow::{NullHandler, PacketFlow};
-use wiresift_mail::{MailExtractor, MailOptions};
 use wiresift_http::{HttpExtractor, HttpOptions};
+use wiresift_mail::{MailExtractor, MailOptions};
 
 use crate::registry::registry;
 use crate::structured::{self, FieldsOptions};
@@ -275,12 +275,16 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         false => None,
     };
     // HTTP: only when a filter or -e names an http.*/http2.* field.
-    let http_ids = |ids: &[u32]| ids.iter().any(|id| (wiresift_http::BASE..wiresift_http::BASE + 1000).contains(id));
+    let http_ids = |ids: &[u32]| {
+        ids.iter()
+            .any(|id| (wiresift_http::BASE..wiresift_http::BASE + 1000).contains(id))
+    };
     let mut http = (needs_view
         && (http_ids(&field_ids) || display.as_ref().is_some_and(|d| http_ids(d.fields()))))
     .then(|| {
         let fd = wiresift_http::fields::HTTP_FILE_DATA;
-        let file_data = field_ids.contains(&fd) || display.as_ref().is_some_and(|d| d.fields().contains(&fd));
+        let file_data =
+            field_ids.contains(&fd) || display.as_ref().is_some_and(|d| d.fields().contains(&fd));
         HttpExtractor::new(
             HttpOptions {
                 fields: true,
@@ -295,7 +299,10 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
     // asked for, keys are given, or HTTP/mail parse streams (so they see plaintext).
     let tls_base = wiresift_tls::fields::BASE;
     let mut tls = match needs_flows
-        && (tls_keys_given || uses_block(tls_base, tls_base + 1000) || mail.is_some() || http.is_some())
+        && (tls_keys_given
+            || uses_block(tls_base, tls_base + 1000)
+            || mail.is_some()
+            || http.is_some())
     {
         true => {
             let mut t = wiresift_tls::TlsLayer::new(a.tls.key_store()?);
@@ -338,18 +345,19 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
                     h.end_frame();
                 }
                 let (mut fan, mut null);
-                let inner: &mut dyn wiresift_flow::FlowHandler = match (mail.as_mut(), http.as_mut()) {
-                    (Some(m), Some(h)) => {
-                        fan = Fanout(vec![m, h]);
-                        &mut fan
-                    }
-                    (Some(m), None) => m,
-                    (None, Some(h)) => h,
-                    (None, None) => {
-                        null = NullHandler;
-                        &mut null
-                    }
-                };
+                let inner: &mut dyn wiresift_flow::FlowHandler =
+                    match (mail.as_mut(), http.as_mut()) {
+                        (Some(m), Some(h)) => {
+                            fan = Fanout(vec![m, h]);
+                            &mut fan
+                        }
+                        (Some(m), None) => m,
+                        (None, Some(h)) => h,
+                        (None, None) => {
+                            null = NullHandler;
+                            &mut null
+                        }
+                    };
                 processed = match tls.as_mut() {
                     Some(t) => {
                         dsb.sync(&reader, t);
@@ -433,7 +441,10 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
                     push_time(&mut out.buf, time, frame.ts, start, prev, digits);
                     out.buf.push(b' ');
                     summ.write(&mut out.buf, frame.data, layers, frame.orig_len);
-                    if let Some(info) = tls.as_ref().and_then(|t| t.frame_fields(frame.number).summary()) {
+                    if let Some(info) = tls
+                        .as_ref()
+                        .and_then(|t| t.frame_fields(frame.number).summary())
+                    {
                         out.buf.extend_from_slice(b", TLS: ");
                         out.buf.extend_from_slice(info.as_bytes());
                     }

@@ -13,7 +13,7 @@ mod pcapgen;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{bin, corpus, corpus_captures, quoted_counts, run, stdout_lines};

@@ -663,7 +663,7 @@ impl H1 {
             let (for_uri, req_in, t) = match txn {
                 Some(t) => (
                     Some(t.full_uri.clone()),
-                    Some(t.req.frame),
+                    Some(t.req_end.map_or(t.req.frame, |e| e.0)),
                     Some(ctx.ts - t.req_end.map(|e| e.1).unwrap_or(t.req.ts)),
                 ),
                 None => (None, None, None),
@@ -700,7 +700,7 @@ impl H1 {
                     let m = msg_from(h, ctx);
                     ctx.msg(|| Msg {
                         for_uri: t.as_ref().map(|t| t.full_uri.clone()),
-                        request_in: t.as_ref().map(|t| t.req.frame),
+                        request_in: t.as_ref().map(|t| t.req_end.map_or(t.req.frame, |e| e.0)),
                         ..m
                     });
                 }
@@ -805,7 +805,7 @@ impl H1 {
         let now = ctx.ts;
         ctx.msg(|| Msg {
             for_uri: txn.as_ref().map(|t| t.full_uri.clone()),
-            request_in: txn.as_ref().map(|t| t.req.frame),
+            request_in: txn.as_ref().map(|t| t.req_end.map_or(t.req.frame, |e| e.0)),
             time: txn
                 .as_ref()
                 .map(|t| now - t.req_end.map(|e| e.1).unwrap_or(t.req.ts)),

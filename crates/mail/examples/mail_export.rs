@@ -39,5 +39,8 @@ fn main() {
     }
     man.flush().unwrap();
     let s = x.summary();
-    eprintln!("{} messages, {} bytes, {} truncated; {:?}", s.objects, s.bytes, s.truncated, s.notes);
+    eprintln!(
+        "{} messages, {} bytes, {} truncated; {:?}",
+        s.objects, s.bytes, s.truncated, s.notes
+    );
 }
