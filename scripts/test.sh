@@ -11,4 +11,4 @@ if [ -d ../shared/captures ]; then
 fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --workspace --locked 2>&1 | tee /tmp/wiresift-test.log
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee /tmp/wiresift-test.log

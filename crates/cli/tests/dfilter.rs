@@ -46,27 +46,62 @@ fn theirs(cap: &Path, expr: &str) -> Option<BTreeSet<u64>> {
     )
 }
 
+/// Known differences from tshark's single-pass counts (each explained in docs/http.md):
+/// tshark stops dissecting HTTP/2 after a 16 KiB HEADERS+CONTINUATION block and shows two exact
+/// retransmissions as HTTP responses again; we show every HTTP/2 frame and never dissect a
+/// retransmitted segment twice. tshark treats port 443/5223 data as TLS records even when the
+/// capture began after the handshake (zeek-smtp.pcap); wiresift starts TLS at a handshake. In
+/// pcapfs-feature_test.pcap tshark misses the close-delimited `HTTP/1.0 200 ok` response of
+/// `openssl s_server -www` after decryption; wiresift shows it (see docs/tls.md).
+const KNOWN_DIFFERENCES: [(&str, &str); 7] = [
+    ("arkime-http2-nghttp2.pcap", "http2"),
+    ("arkime-wireshark-retrans.pcap", "http"),
+    ("arkime-wireshark-retrans.pcap", "http.response"),
+    ("zeek-smtp.pcap", "tls"),
+    ("zeek-smtp.pcap", "tls.app_data"),
+    ("pcapfs-feature_test.pcap", "http"),
+    ("pcapfs-feature_test.pcap", "http.response"),
+];
+
 #[test]
 fn corpus_display_filter_counts() {
     let Some(dir) = corpus() else { return };
     let mut checked = 0;
+    let mut failures = Vec::new();
     for (cap, exp) in corpus_captures(&dir) {
+        // The expectations were computed with the capture's keys, when it has any.
+        let mut keys: Vec<std::ffi::OsString> = Vec::new();
+        let here = cap.parent().unwrap_or(Path::new("."));
+        if let Some(k) = expected(&exp, "keylog").filter(|k| *k != "none") {
+            keys.push("--tls-keylog".into());
+            keys.push(here.join(k).into());
+        }
+        if let Some(k) = expected(&exp, "rsa-key").filter(|k| *k != "none") {
+            keys.push("--tls-key".into());
+            keys.push(here.join(k).into());
+        }
+        let name = cap
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for (expr, n, _) in quoted_counts(&exp, "dfilter") {
-            let o = run(bin().arg("read").arg(&cap).args(["-Y", &expr]));
+            let o = run(bin().arg("read").arg(&cap).args(&keys).args(["-Y", &expr]));
             if o.status.code() == Some(2) {
-                // A field of a later layer (http, tls, tcp.analysis, reassembly): not ours yet.
+                // A field wiresift does not have (e.g. `_ws.malformed`).
                 continue;
             }
-            // Wireshark hides the transport of a first IPv4 fragment once reassembly is on;
-            // that needs defragmentation (flow engine), checked there.
-            if expr == "udp" && cap.ends_with("ppp-ip4_fragments.pcap") {
+            if KNOWN_DIFFERENCES.contains(&(name.as_str(), expr.as_str())) {
                 continue;
             }
-            assert_eq!(stdout_lines(&o) as u64, n, "{}: -Y '{expr}'", cap.display());
+            let got = stdout_lines(&o) as u64;
+            if got != n {
+                failures.push(format!("{name}: -Y '{expr}': tshark {n}, wiresift {got}"));
+            }
             checked += 1;
         }
     }
-    assert!(checked > 300, "only {checked} display filters checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked > 500, "only {checked} display filters checked");
 }
 
 /// Field name → type name (FT_*) from `wiresift fields`.
