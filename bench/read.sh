@@ -20,9 +20,9 @@ for size in 100m 1g; do
         --ours "$W read $F -f 'tcp port 80' -w $OUT/o.pcap"
     cmp "$OUT/p.pcap" "$OUT/o.pcap" && echo "  (outputs byte-identical)"
     python3 bench/compare.py --runs "$RUNS" --name "wl-$size: summary lines 'tcp port 80'" \
-        --peer "TZ=UTC tcpdump -nr $F 'tcp port 80' 2>/dev/null" \
+        --peer "env TZ=UTC tcpdump -nr $F 'tcp port 80' 2>/dev/null" \
         --ours "$W read $F 'tcp port 80'"
     python3 bench/compare.py --runs "$RUNS" --name "wl-$size: summary lines, all frames" \
-        --peer "TZ=UTC tcpdump -nr $F 2>/dev/null" \
+        --peer "env TZ=UTC tcpdump -nr $F 2>/dev/null" \
         --ours "$W read $F"
 done
