@@ -34,6 +34,14 @@ impl FlowHandler for Fanout<'_> {
             h.on_open(id, info);
         }
     }
+    fn wants_data(&mut self, id: wiresift_flow::FlowId, info: &wiresift_flow::FlowInfo) -> bool {
+        // Every handler is asked (each may set up per-flow state); any one wanting it is enough.
+        let mut any = false;
+        for h in &mut self.0 {
+            any |= h.wants_data(id, info);
+        }
+        any
+    }
     fn on_data(
         &mut self,
         id: wiresift_flow::FlowId,

@@ -324,6 +324,13 @@ pub struct Gap {
 /// Data is borrowed only for the call: copy what you keep.
 pub trait FlowHandler {
     fn on_open(&mut self, _id: FlowId, _info: &FlowInfo) {}
+    /// Asked once per flow, right after [`FlowHandler::on_open`]: `false` means this handler
+    /// will never look at the flow's bytes, so the table skips reassembling it (stream numbers,
+    /// relative sequence numbers and analysis flags are still computed). An extractor that
+    /// needs only some ports (mail) saves reassembling every other stream of the capture.
+    fn wants_data(&mut self, _id: FlowId, _info: &FlowInfo) -> bool {
+        true
+    }
     /// In-order bytes of one direction. TCP: one call per segment (or per part of a segment
     /// that was new); UDP: one call per datagram.
     fn on_data(&mut self, _id: FlowId, _dir: Direction, _data: &[u8], _ts: Nanos, _frame: u64) {}

@@ -35,6 +35,8 @@ struct Flow {
     tick: u64,
     dirs: [DirSummary; 2],
     tcp: Option<Box<TcpState>>,
+    /// The handler reads this flow's bytes (else reassembly is skipped).
+    wants_data: bool,
 }
 
 impl Flow {
@@ -130,7 +132,7 @@ impl FlowTable {
                 let d = &mut flow.dirs[dir.index()];
                 d.packets += 1;
                 d.wire_bytes += payload.len() as u64;
-                if !payload.is_empty() {
+                if !payload.is_empty() && flow.wants_data {
                     d.delivered_bytes += payload.len() as u64;
                     self.stats.delivered_bytes += payload.len() as u64;
                     let id = FlowId {
@@ -211,11 +213,12 @@ impl FlowTable {
                 if reused || synack_reused {
                     a.analysis.insert(Analysis::REUSED_PORTS);
                 }
+                let wants_data = flow.wants_data;
                 let [s0, s1] = &mut flow.dirs;
                 let (mine, theirs) = if di == 0 { (s0, s1) } else { (s1, s0) };
                 let [r0, r1] = &mut tcp.reasm;
                 let (rmine, rtheirs) = if di == 0 { (r0, r1) } else { (r1, r0) };
-                if seg.flags & F::ACK != 0 && rtheirs.buffered_segments() > 0 {
+                if wants_data && seg.flags & F::ACK != 0 && rtheirs.buffered_segments() > 0 {
                     let mut sink = Sink {
                         handler: h,
                         stream,
@@ -232,18 +235,20 @@ impl FlowTable {
                     summary: mine,
                     stats: &mut self.stats,
                 };
-                rmine.segment(
-                    Seg {
-                        rel_seq: a.rel_seq,
-                        syn: seg.flags & F::SYN != 0,
-                        seglen,
-                        data: seg.payload,
-                        frame: p.frame,
-                        ts: p.ts,
-                    },
-                    (max_segs, max_bytes),
-                    &mut sink,
-                );
+                if wants_data {
+                    rmine.segment(
+                        Seg {
+                            rel_seq: a.rel_seq,
+                            syn: seg.flags & F::SYN != 0,
+                            seglen,
+                            data: seg.payload,
+                            frame: p.frame,
+                            ts: p.ts,
+                        },
+                        (max_segs, max_bytes),
+                        &mut sink,
+                    );
+                }
                 let mut next_seq = a.rel_seq.wrapping_add(seglen);
                 if seg.flags & (F::SYN | F::FIN) != 0 {
                     next_seq = next_seq.wrapping_add(1);
@@ -387,13 +392,12 @@ impl FlowTable {
                     server.1,
                 ),
             };
-            h.on_open(
-                FlowId {
-                    proto: key.proto,
-                    stream,
-                },
-                &info,
-            );
+            let id = FlowId {
+                proto: key.proto,
+                stream,
+            };
+            h.on_open(id, &info);
+            let wants_data = h.wants_data(id, &info);
             let flow = Flow {
                 stream,
                 proto: key.proto,
@@ -405,6 +409,7 @@ impl FlowTable {
                 tick,
                 dirs: Default::default(),
                 tcp: None,
+                wants_data,
             };
             self.flows.insert(key, flow);
             self.lru.insert(tick, key);

@@ -276,6 +276,11 @@ fn endpoint((ip, port): (std::net::IpAddr, u16)) -> String {
 }
 
 impl FlowHandler for MailExtractor {
+    /// Mail lives on its configured ports: every other stream need not be reassembled.
+    fn wants_data(&mut self, id: FlowId, _info: &FlowInfo) -> bool {
+        id.proto == Proto::Tcp && self.flows.contains_key(&id.stream)
+    }
+
     fn on_open(&mut self, id: FlowId, info: &FlowInfo) {
         if id.proto != Proto::Tcp {
             return;

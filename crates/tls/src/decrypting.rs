@@ -252,6 +252,13 @@ impl FlowHandler for TlsWrap<'_> {
         self.inner.on_open(id, info);
     }
 
+    /// With keys, any flow may turn out to be TLS to decrypt; without, only what the handler
+    /// behind wants matters (sessions it does not read need no report).
+    fn wants_data(&mut self, id: FlowId, info: &FlowInfo) -> bool {
+        let inner = self.inner.wants_data(id, info);
+        inner || !self.layer.keys.is_empty()
+    }
+
     fn on_data(&mut self, id: FlowId, dir: Direction, data: &[u8], ts: Nanos, frame: u64) {
         self.layer.begin_frame(frame);
         let st = self.layer.flows.entry(id).or_insert_with(|| FlowState {
