@@ -10,17 +10,7 @@ missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The python3 first on PATH may not be Debian's (pyenv): give it the modules the tests use
-# (brotli for the br server, jsonschema for HAR validation, requests as a proxy client).
-if [ "${1:-}" = "--test" ] && command -v python3 >/dev/null; then
-    for m in brotli jsonschema requests; do
-        python3 -c "import $m" 2>/dev/null || python3 -m pip install --quiet "$m" >/dev/null 2>&1 ||
-            echo "wiresift setup: python module $m missing (pip install $m); the tests that use it will skip" >&2
-    done
-fi
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
-fi
+install_debian() {
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null; then SUDO=sudo; else
@@ -34,3 +24,16 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+    install_debian
+fi
+# The python3 first on PATH may not be Debian's (pyenv): give it the modules the tests use
+# (brotli for the br server, jsonschema for HAR validation, requests as a proxy client).
+if [ "${1:-}" = "--test" ] && command -v python3 >/dev/null; then
+    for m in brotli jsonschema requests; do
+        python3 -c "import $m" 2>/dev/null || python3 -m pip install --quiet "$m" >/dev/null 2>&1 ||
+            echo "wiresift setup: python module $m missing (pip install $m); the tests that use it will skip" >&2
+    done
+fi
