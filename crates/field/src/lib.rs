@@ -110,6 +110,16 @@ impl FieldDef {
 /// ```
 #[macro_export]
 macro_rules! field_table {
+    // Named form, for a provider with several tables in one module:
+    // `field_table! { H2_FIELDS, H2_BASE, H2Idx; NAME = "name", KIND, "desc"; ... }`.
+    ($table:ident, $base:expr, $idx:ident; $( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+        #[repr(u32)]
+        enum $idx { $($id),* }
+        $( #[allow(dead_code)] pub const $id: $crate::FieldId = $base + $idx::$id as $crate::FieldId; )*
+        /// Every field of this table, in id order.
+        pub static $table: &[$crate::FieldDef] = &[ $( $crate::FieldDef::new($name, $kind, $desc) ),* ];
+    };
     ($( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
         #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
         #[repr(u32)]

@@ -3,7 +3,7 @@
 
 use std::ops::ControlFlow;
 
-use wiresift_field::{Base, FieldDef, FieldId, FieldKind, FieldSource, Value};
+use wiresift_field::{Base, FieldId, FieldKind, FieldSource, Value};
 
 pub const BASE: FieldId = 2000;
 pub const H2_BASE: FieldId = 2500;
@@ -36,17 +36,7 @@ const U64: FieldKind = FieldKind::UInt {
     base: Base::Dec,
 };
 
-macro_rules! fields {
-    ($table:ident, $base:expr, $idx:ident; $( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
-        #[repr(u32)]
-        enum $idx { $($id),* }
-        $( #[allow(dead_code)] pub const $id: FieldId = $base + $idx::$id as FieldId; )*
-        pub static $table: &[FieldDef] = &[ $( FieldDef::new($name, $kind, $desc) ),* ];
-    };
-}
-
-fields! { FIELDS, BASE, Idx;
+wiresift_field::field_table! { FIELDS, BASE, Idx;
     HTTP = "http", P, "Hypertext Transfer Protocol";
     HTTP_REQUEST = "http.request", B, "Request";
     HTTP_RESPONSE = "http.response", B, "Response";
@@ -84,7 +74,7 @@ fields! { FIELDS, BASE, Idx;
     HTTP_REQUEST_IN = "http.request_in", FieldKind::FrameNum, "Request in frame";
 }
 
-fields! { H2_FIELDS, H2_BASE, H2Idx;
+wiresift_field::field_table! { H2_FIELDS, H2_BASE, H2Idx;
     HTTP2 = "http2", P, "HyperText Transfer Protocol 2";
     HTTP2_MAGIC = "http2.magic", S, "Magic";
     HTTP2_LENGTH = "http2.length", U24, "Length";

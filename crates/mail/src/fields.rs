@@ -3,7 +3,7 @@
 
 use std::ops::ControlFlow;
 
-use wiresift_field::{Base, FieldDef, FieldId, FieldKind, FieldSource, Value};
+use wiresift_field::{Base, FieldId, FieldKind, FieldSource, Value};
 
 pub const BASE: FieldId = 3000;
 
@@ -15,18 +15,7 @@ const U32: FieldKind = FieldKind::UInt {
     base: Base::Dec,
 };
 
-macro_rules! fields {
-    ($( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
-        #[repr(u32)]
-        enum Idx { $($id),* }
-        $( #[allow(dead_code)] pub const $id: FieldId = BASE + Idx::$id as FieldId; )*
-        /// Every mail field.
-        pub static FIELDS: &[FieldDef] = &[ $( FieldDef::new($name, $kind, $desc) ),* ];
-    };
-}
-
-fields! {
+wiresift_field::field_table! {
     SMTP = "smtp", P, "Simple Mail Transfer Protocol";
     SMTP_REQ = "smtp.req", B, "Request";
     SMTP_RSP = "smtp.rsp", B, "Response";

@@ -3,7 +3,7 @@
 
 use std::ops::ControlFlow;
 
-use wiresift_field::{Base, FieldDef, FieldId, FieldKind, FieldSource, Value};
+use wiresift_field::{Base, FieldId, FieldKind, FieldSource, Value};
 
 use crate::handshake::msg_name;
 
@@ -25,18 +25,7 @@ const U16H: FieldKind = FieldKind::UInt {
 const S: FieldKind = FieldKind::String;
 const B: FieldKind = FieldKind::Bytes;
 
-macro_rules! fields {
-    ($( $id:ident = $name:literal, $kind:expr, $desc:literal; )*) => {
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
-        #[repr(u32)]
-        enum Idx { $($id),* }
-        $( pub const $id: FieldId = BASE + Idx::$id as FieldId; )*
-        /// Every TLS field.
-        pub static FIELDS: &[FieldDef] = &[ $( FieldDef::new($name, $kind, $desc) ),* ];
-    };
-}
-
-fields! {
+wiresift_field::field_table! {
     TLS = "tls", P, "Transport Layer Security";
     TLS_RECORD = "tls.record", P, "TLS record";
     TLS_RECORD_CONTENT_TYPE = "tls.record.content_type", U8, "Content Type";
