@@ -715,6 +715,26 @@ pub fn decode_upper(proto: u8, data: &[u8], v6: bool) -> Layers {
     l
 }
 
+/// The packet quoted in an ICMP/ICMPv6 error (destination unreachable, time exceeded, ...):
+/// its offset in the frame and its layers. Wireshark dissects its IP and transport headers, and
+/// numbers the quoted flow's stream, so fields and the flow engine both look at it.
+pub fn icmp_quoted(data: &[u8], l: &Layers) -> Option<(usize, Layers)> {
+    let (off, v6) = match l.transport {
+        Transport::Icmp {
+            offset,
+            icmp_type: 3 | 4 | 5 | 11 | 12,
+            ..
+        } => (offset + 8, false),
+        Transport::Icmpv6 {
+            offset, icmp_type, ..
+        } if (1..=4).contains(&icmp_type) => (offset + 8, true),
+        _ => return None,
+    };
+    let inner = data.get(off..)?;
+    let link = if v6 { LinkType::IPV6 } else { LinkType::IPV4 };
+    Some((off, decode(link, inner)))
+}
+
 /// A TCP option, as found in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpOption<'a> {

@@ -265,26 +265,10 @@ fn dns_message<'d>(data: &'d [u8], l: &Layers) -> Option<(&'d [u8], bool)> {
     }
 }
 
-fn icmp_inner(data: &[u8], l: &Layers) -> Option<(usize, Layers)> {
-    let (off, v6) = match l.transport {
-        Transport::Icmp {
-            offset,
-            icmp_type: 3 | 4 | 5 | 11 | 12,
-            ..
-        } => (offset + 8, false),
-        Transport::Icmpv6 {
-            offset, icmp_type, ..
-        } if (1..=4).contains(&icmp_type) => (offset + 8, true),
-        _ => return None,
-    };
-    let inner = data.get(off..)?;
-    let link = if v6 { LinkType::IPV6 } else { LinkType::IPV4 };
-    Some((off, decode::decode(link, inner)))
-}
-
 impl<'a> FrameView<'a> {
     pub fn new(meta: FrameMeta<'a>, data: &'a [u8], layers: &'a Layers) -> FrameView<'a> {
-        let inner = icmp_inner(data, layers).and_then(|(off, l)| Some((data.get(off..)?, l)));
+        let inner =
+            decode::icmp_quoted(data, layers).and_then(|(off, l)| Some((data.get(off..)?, l)));
         FrameView {
             meta,
             data,

@@ -296,7 +296,7 @@ impl Engine {
             };
             if let Some(p) = to_packet(number, ts, src, dst, tdata, tl) {
                 flow = Some(self.table.process(&p, h));
-            } else if let Some((proto, s, d)) = icmp_quoted(data, &layers) {
+            } else if let Some((proto, s, d)) = quoted_endpoints(data, &layers) {
                 let stream = self.table.embedded_stream(proto, s, d, number, ts, h);
                 embedded = Some((proto, stream));
             }
@@ -321,20 +321,9 @@ impl Engine {
 
 /// The TCP/UDP endpoints quoted in an ICMP/ICMPv6 error (Wireshark numbers their stream too).
 #[allow(clippy::type_complexity)]
-fn icmp_quoted(data: &[u8], l: &Layers) -> Option<(Proto, (IpAddr, u16), (IpAddr, u16))> {
-    let (off, v6) = match l.transport {
-        Transport::Icmp {
-            offset,
-            icmp_type: 3 | 4 | 5 | 11 | 12,
-            ..
-        } => (offset + 8, false),
-        Transport::Icmpv6 {
-            offset, icmp_type, ..
-        } if (1..=4).contains(&icmp_type) => (offset + 8, true),
-        _ => return None,
-    };
-    let inner = data.get(off..)?;
-    let il = decode::decode(if v6 { LinkType::IPV6 } else { LinkType::IPV4 }, inner);
+fn quoted_endpoints(data: &[u8], l: &Layers) -> Option<(Proto, (IpAddr, u16), (IpAddr, u16))> {
+    let (off, il) = decode::icmp_quoted(data, l)?;
+    let inner = &data[off..];
     let (src, dst) = match il.net {
         Net::Ipv4(ip) => (ip_addr4(ip.src), ip_addr4(ip.dst)),
         Net::Ipv6(ip) => (ip_addr6(ip.src), ip_addr6(ip.dst)),
