@@ -318,20 +318,7 @@ pub fn run(a: ConvArgs, kind: Kind) -> Result<Outcome> {
     let want = |p: ConvProto| protos.contains(&p);
     let mut first = None::<i64>;
     let mut damaged = false;
-    loop {
-        match reader.advance() {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                eprintln!(
-                    "wiresift: {}: damaged after frame {}: {e}",
-                    a.file.display(),
-                    reader.frames_read()
-                );
-                damaged = true;
-                break;
-            }
-        }
+    while crate::output::advance_or_report(&mut reader, &a.file, &mut damaged) {
         let Some(frame) = reader.current() else { break };
         let rel = frame.ts - *first.get_or_insert(frame.ts);
         let bytes = u64::from(frame.orig_len);

@@ -194,16 +194,9 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
             return Ok(Outcome::Failed);
         }
     };
-    let reg = registry();
-    let filter = match &a.display_filter {
-        Some(expr) => match Filter::compile(expr, reg) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("wiresift: bad display filter:\n{}", e.render(expr));
-                return Ok(Outcome::Failed);
-            }
-        },
-        None => None,
+    let _reg = registry();
+    let Ok(filter) = crate::registry::compile_display_filter(a.display_filter.as_deref()) else {
+        return Ok(Outcome::Failed);
     };
     let mut ex = match build_extractors(&a, filter.as_ref()) {
         Ok(e) => e,

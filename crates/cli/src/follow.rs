@@ -31,14 +31,12 @@ use clap::{Args, ValueEnum};
 use wiresift_capfile::CaptureReader;
 use wiresift_dissect::FrameMeta;
 use wiresift_engine::{Engine, EngineOptions, FrameSource};
-use wiresift_filter::Filter;
 use wiresift_flow::{
     Direction, FlowHandler, FlowId, FlowInfo, FlowSummary, FollowFormat, FollowProto, FollowWriter,
     Gap, GapCause, Limits, Nanos, NullHandler, Proto,
 };
 
 use crate::Outcome;
-use crate::registry::registry;
 
 /// Flow-table limits, shared by the commands that run the flow engine.
 #[derive(Args, Clone, Debug)]
@@ -206,15 +204,8 @@ pub fn run(a: FollowArgs) -> Result<Outcome> {
         FormatArg::Raw => FollowFormat::Raw,
         FormatArg::Yaml => FollowFormat::Yaml,
     };
-    let filter = match &a.display_filter {
-        Some(expr) => match Filter::compile(expr, registry()) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("wiresift: bad display filter:\n{}", e.render(expr));
-                return Ok(Outcome::Failed);
-            }
-        },
-        None => None,
+    let Ok(filter) = crate::registry::compile_display_filter(a.display_filter.as_deref()) else {
+        return Ok(Outcome::Failed);
     };
     if a.stream.is_none() && filter.is_none() && a.split.is_none() {
         eprintln!("wiresift: follow needs --stream N, -Y FILTER or --split DIR");
@@ -238,20 +229,7 @@ pub fn run(a: FollowArgs) -> Result<Outcome> {
             let mut eng = Engine::new(opts.clone());
             let mut set = BTreeSet::new();
             let (mut first, mut prev, mut prev_shown) = (None::<i64>, 0i64, None::<i64>);
-            loop {
-                match reader.advance() {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        eprintln!(
-                            "wiresift: {}: damaged after frame {}: {e}",
-                            a.file.display(),
-                            reader.frames_read()
-                        );
-                        damaged = true;
-                        break;
-                    }
-                }
+            while crate::output::advance_or_report(&mut reader, &a.file, &mut damaged) {
                 let Some(frame) = reader.current() else { break };
                 let start = *first.get_or_insert(frame.ts);
                 let prev_cap = if frame.number == 1 { frame.ts } else { prev };
@@ -381,20 +359,7 @@ fn drive<H: FlowHandler>(
     stop: impl Fn(&H) -> bool,
 ) -> bool {
     let mut damaged = false;
-    loop {
-        match reader.advance() {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                eprintln!(
-                    "wiresift: {}: damaged after frame {}: {e}",
-                    path.display(),
-                    reader.frames_read()
-                );
-                damaged = true;
-                break;
-            }
-        }
+    while crate::output::advance_or_report(reader, path, &mut damaged) {
         let Some(frame) = reader.current() else { break };
         eng.process(&frame, h);
         if stop(h) {

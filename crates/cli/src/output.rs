@@ -41,3 +41,24 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
 }
+
+/// Moves `reader` to its next frame. At damage, prints the one message (file, frames read
+/// before it, byte offset and cause), sets `damaged` and returns false, as at the end.
+pub fn advance_or_report(
+    reader: &mut wiresift_capfile::CaptureReader,
+    path: &std::path::Path,
+    damaged: &mut bool,
+) -> bool {
+    match reader.advance() {
+        Ok(more) => more,
+        Err(e) => {
+            eprintln!(
+                "wiresift: {}: damaged after frame {}: {e}",
+                path.display(),
+                reader.frames_read()
+            );
+            *damaged = true;
+            false
+        }
+    }
+}

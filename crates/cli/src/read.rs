@@ -12,7 +12,6 @@ use wiresift_dissect::fmt::{push_hexdump, push_time};
 use wiresift_dissect::{FrameMeta, Summarizer, TimeFormat, decode};
 use wiresift_engine::{Engine, EngineOptions, Fanout, FrameSource};
 use wiresift_export::Extractor;
-use wiresift_filter::Filter;
 use wiresift_flow::{NullHandler, PacketFlow};
 use wiresift_http::{HttpExtractor, HttpOptions};
 use wiresift_mail::{MailExtractor, MailOptions};
@@ -160,15 +159,8 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         None => None,
     };
     let reg = registry();
-    let display = match &a.display_filter {
-        Some(expr) => match Filter::compile(expr, reg) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("wiresift: bad display filter:\n{}", e.render(expr));
-                return Ok(Outcome::Failed);
-            }
-        },
-        None => None,
+    let Ok(display) = crate::registry::compile_display_filter(a.display_filter.as_deref()) else {
+        return Ok(Outcome::Failed);
     };
     let mut field_ids = Vec::new();
     for name in &a.fields {

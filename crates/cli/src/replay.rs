@@ -9,7 +9,6 @@ use clap::Args;
 use wiresift_capfile::Frame;
 use wiresift_dissect::FrameMeta;
 use wiresift_engine::{Engine, EngineOptions, FrameSource};
-use wiresift_filter::Filter;
 use wiresift_flow::NullHandler;
 use wiresift_replay::packet_replay::{self, PacketReplayOptions, Rate};
 use wiresift_replay::rewrite::{self, Rewrite};
@@ -96,16 +95,9 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
         realtime: !a.no_realtime,
     };
     // The display filter runs the engine over every frame the capture filter let through.
-    let reg = registry();
-    let display = match &a.display_filter {
-        Some(expr) => match Filter::compile(expr, reg) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("wiresift: bad display filter:\n{}", e.render(expr));
-                return Ok(Outcome::Failed);
-            }
-        },
-        None => None,
+    let _reg = registry();
+    let Ok(display) = crate::registry::compile_display_filter(a.display_filter.as_deref()) else {
+        return Ok(Outcome::Failed);
     };
     let flow_base = wiresift_engine::fields::BASE;
     let mut engine = Engine::new(EngineOptions {

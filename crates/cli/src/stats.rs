@@ -98,20 +98,7 @@ pub fn run(a: StatsArgs) -> Result<Outcome> {
     let mut root = Node::default();
     let mut damaged = false;
     let mut path: Vec<&'static str> = Vec::with_capacity(8);
-    loop {
-        match reader.advance() {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                eprintln!(
-                    "wiresift: {}: damaged after frame {}: {e}",
-                    a.file.display(),
-                    reader.frames_read()
-                );
-                damaged = true;
-                break;
-            }
-        }
+    while crate::output::advance_or_report(&mut reader, &a.file, &mut damaged) {
         let Some(frame) = reader.current() else { break };
         let p = eng.process(&frame, &mut NullHandler);
         let l = &p.layers;

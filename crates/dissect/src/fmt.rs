@@ -93,19 +93,7 @@ fn push_frac(out: &mut Vec<u8>, frac_ns: u64, digits: u8) {
     push_padded(out, frac_ns / 10u64.pow(9 - d), d as usize);
 }
 
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's civil-from-days).
-pub fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use wiresift_field::civil_from_days as civil;
 
 /// Appends a timestamp in the chosen format; `first` and `prev` are for relative and delta.
 pub fn push_time(out: &mut Vec<u8>, fmt: TimeFormat, ts: i64, first: i64, prev: i64, digits: u8) {
