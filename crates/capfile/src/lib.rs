@@ -9,6 +9,7 @@
 
 mod error;
 mod linktype;
+mod readahead;
 mod reader;
 mod writer;
 

@@ -6,10 +6,9 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::error::{ReadError, ReadErrorKind};
+use crate::readahead::{HEAD, ReadAhead};
 use crate::{Frame, Interface, LinkType, MAX_RECORD};
 
-/// Initial read buffer; grows only for records larger than this (up to [`MAX_RECORD`]).
-const BUF_SIZE: usize = 1 << 20;
 /// Decryption secrets kept from DSBs, in total; more is dropped (and counted).
 const MAX_SECRETS_BYTES: usize = 64 << 20;
 
@@ -59,10 +58,10 @@ pub struct InterfaceStats {
     pub dropped: Option<u64>,
 }
 
-/// A streaming capture reader. Memory: one buffer of about 1 MiB (more only for a record that
-/// is larger), plus the interface list and any decryption secrets.
+/// A streaming capture reader. Memory: a few chunks of about 1 MiB in flight from the reading
+/// thread (more only for a record that is larger), plus the interface list and any decryption secrets.
 pub struct CaptureReader {
-    src: Box<dyn Read + Send>,
+    src: ReadAhead,
     buf: Vec<u8>,
     pos: usize,
     end: usize,
@@ -181,8 +180,8 @@ impl CaptureReader {
             Box::new(chained)
         };
         let mut r = CaptureReader {
-            src,
-            buf: vec![0; BUF_SIZE],
+            src: ReadAhead::spawn(src),
+            buf: Vec::new(),
             pos: 0,
             end: 0,
             base: 0,
@@ -233,7 +232,7 @@ impl CaptureReader {
 
     /// Offset in the (decompressed) file of the next record.
     pub fn offset(&self) -> u64 {
-        self.base + self.pos as u64
+        self.base.wrapping_add(self.pos as u64)
     }
 
     /// Decryption secrets seen so far (pcapng DSBs).
@@ -257,24 +256,40 @@ impl CaptureReader {
 
     /// Ensures at least `n` bytes are buffered unless the input ends first; returns how many are.
     fn fill(&mut self, n: usize) -> Result<usize, ReadError> {
-        if self.end - self.pos >= n {
-            return Ok(self.end - self.pos);
-        }
-        if self.pos + n > self.buf.len() {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.base += self.pos as u64;
-            self.end -= self.pos;
-            self.pos = 0;
-            if n > self.buf.len() {
-                self.buf.resize(n.next_power_of_two(), 0);
-            }
-        }
         while self.end - self.pos < n && !self.eof {
-            match self.src.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(r) => self.end += r,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let chunk = match self.src.next() {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    self.eof = true;
+                    break;
+                }
                 Err(e) => return Err(self.err(e.into())),
+            };
+            let tail = self.end - self.pos;
+            if tail <= HEAD {
+                // Put the unread tail in front of the new chunk and take the chunk over.
+                let mut buf = chunk.buf;
+                buf[HEAD - tail..HEAD].copy_from_slice(&self.buf[self.pos..self.end]);
+                // `base` is the offset of buf[0]; it may wrap below zero (offsets are
+                // `base + pos`, computed with the same wrapping arithmetic).
+                self.base = self
+                    .base
+                    .wrapping_add(self.pos as u64)
+                    .wrapping_sub((HEAD - tail) as u64);
+                self.pos = HEAD - tail;
+                self.end = HEAD + chunk.len;
+                let old = std::mem::replace(&mut self.buf, buf);
+                self.src.recycle(old);
+            } else {
+                // A record larger than the spare room: grow our own buffer instead.
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.base = self.base.wrapping_add(self.pos as u64);
+                self.end = tail;
+                self.pos = 0;
+                self.buf.truncate(self.end);
+                self.buf
+                    .extend_from_slice(&chunk.buf[HEAD..HEAD + chunk.len]);
+                self.src.recycle(chunk.buf);
             }
         }
         Ok(self.end - self.pos)

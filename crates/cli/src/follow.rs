@@ -20,6 +20,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::fastmap::FastMap;
+use crate::split_writer::FileWriter;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::IpAddr;
@@ -784,12 +785,8 @@ impl SplitOut {
         sd.created = true;
         sd.written += data.len() as u64;
         self.total_buf -= data.len();
-        match self.writer.as_ref() {
-            Some(w) => w.send(WriteCmd::Write {
-                key: (stream, d),
-                name,
-                data,
-            }),
+        match self.writer.as_mut() {
+            Some(w) => w.write((stream, d), name, data),
             None => Err(io::Error::other("the file writer has stopped")),
         }
     }
@@ -817,9 +814,9 @@ impl SplitOut {
     fn close_stream(&mut self, stream: u64, summary: Option<&FlowSummary>) -> io::Result<()> {
         self.flush_dir(stream, 0)?;
         self.flush_dir(stream, 1)?;
-        if let Some(w) = self.writer.as_ref() {
-            w.send(WriteCmd::Close((stream, 0)))?;
-            w.send(WriteCmd::Close((stream, 1)))?;
+        if let Some(w) = self.writer.as_mut() {
+            w.close((stream, 0))?;
+            w.close((stream, 1))?;
         }
         let Some(s) = self.streams.remove(&stream) else {
             return Ok(());
@@ -888,105 +885,6 @@ impl SplitOut {
     }
 }
 
-/// A command for the split writer thread.
-enum WriteCmd {
-    /// Append `data` to the file of (stream, direction); `name` on the first write creates it.
-    Write {
-        key: (u64, usize),
-        name: Option<String>,
-        data: Vec<u8>,
-    },
-    /// That direction is finished: close its file.
-    Close((u64, usize)),
-}
-
-/// Commands in flight to the writer: with 64 KiB chunks, at most a few MiB.
-const WRITE_QUEUE: usize = 128;
-
-/// The split writer thread and its queue.
-struct FileWriter {
-    tx: std::sync::mpsc::SyncSender<WriteCmd>,
-    handle: std::thread::JoinHandle<io::Result<()>>,
-}
-
-impl FileWriter {
-    fn spawn(dir: PathBuf, max_open: usize) -> FileWriter {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<WriteCmd>(WRITE_QUEUE);
-        let handle = std::thread::spawn(move || -> io::Result<()> {
-            // Open files: (stream, direction) → (file, last use); names of files created.
-            let mut open: FastMap<(u64, usize), (File, u64)> = FastMap::default();
-            let mut names: FastMap<(u64, usize), String> = FastMap::default();
-            let mut tick = 0u64;
-            let mut first_error: Option<io::Error> = None;
-            for cmd in rx {
-                if first_error.is_some() {
-                    continue; // keep draining so the parser never blocks on a dead writer
-                }
-                let r = (|| -> io::Result<()> {
-                    match cmd {
-                        WriteCmd::Close(key) => {
-                            open.remove(&key);
-                            names.remove(&key);
-                        }
-                        WriteCmd::Write { key, name, data } => {
-                            tick += 1;
-                            let create = name.is_some();
-                            if let Some(n) = name {
-                                names.insert(key, n);
-                            }
-                            if !open.contains_key(&key) {
-                                if open.len() >= max_open {
-                                    // Close the least recently used half at once.
-                                    let mut uses: Vec<(u64, (u64, usize))> =
-                                        open.iter().map(|(k, (_, t))| (*t, *k)).collect();
-                                    uses.sort_unstable();
-                                    for (_, k) in uses.iter().take(max_open / 2) {
-                                        open.remove(k);
-                                    }
-                                }
-                                let Some(n) = names.get(&key) else {
-                                    return Err(io::Error::other("split writer: unknown file"));
-                                };
-                                let path = dir.join(n);
-                                let f = if create {
-                                    File::create(&path)?
-                                } else {
-                                    OpenOptions::new().append(true).open(&path)?
-                                };
-                                open.insert(key, (f, tick));
-                            }
-                            if let Some((f, t)) = open.get_mut(&key) {
-                                *t = tick;
-                                f.write_all(&data)?;
-                            }
-                        }
-                    }
-                    Ok(())
-                })();
-                if let Err(e) = r {
-                    first_error = Some(e);
-                }
-            }
-            first_error.map_or(Ok(()), Err)
-        });
-        FileWriter { tx, handle }
-    }
-
-    fn send(&self, cmd: WriteCmd) -> io::Result<()> {
-        self.tx
-            .send(cmd)
-            .map_err(|_| io::Error::other("the file writer has stopped"))
-    }
-
-    /// Waits for every queued write; returns the first write error.
-    fn finish(self) -> io::Result<()> {
-        drop(self.tx);
-        self.handle
-            .join()
-            .map_err(|_| io::Error::other("the file writer panicked"))?
-    }
-}
-
 impl FlowHandler for SplitOut {
     fn on_open(&mut self, id: FlowId, info: &FlowInfo) {
         if id.proto != self.proto
@@ -1030,6 +928,18 @@ impl FlowHandler for SplitOut {
         };
         let sd = &mut s.dirs[d];
         self.bytes[d] += data.len() as u64;
+        // A direction that outgrows a small buffer gets a large one that came back from the
+        // writer thread (small flows keep small buffers: they may stay idle for long).
+        let want = sd.buf.len() + data.len();
+        if want > sd.buf.capacity()
+            && want > 16 * 1024
+            && sd.buf.capacity() < DIR_BUF
+            && let Some(w) = self.writer.as_mut()
+        {
+            let mut b = w.buffer();
+            b.extend_from_slice(&sd.buf);
+            sd.buf = b;
+        }
         if sd.buf.is_empty() && data.len() >= DIR_BUF && sd.created {
             // Large chunk, nothing buffered: write it through.
             sd.buf.extend_from_slice(data);

@@ -20,6 +20,7 @@ mod registry;
 mod replay;
 mod replay_stream;
 mod send;
+mod split_writer;
 mod stats;
 mod structured;
 mod tls_opts;
