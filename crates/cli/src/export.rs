@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -108,8 +108,11 @@ impl Extractors {
     }
 }
 
-fn build_extractors(a: &ExportArgs, filter: Option<&Filter>) -> Result<Extractors, String> {
-    let dir = |p: &PathBuf| ObjectDir::create(p).map_err(|e| e.to_string());
+fn build_extractors(
+    a: &ExportArgs,
+    filter: Option<&Filter>,
+    out_dir: &ObjectDir,
+) -> Result<Extractors, String> {
     let uses = |lo: u32, hi: u32| {
         filter.is_some_and(|f| f.fields().iter().any(|&id| (lo..hi).contains(&id)))
     };
@@ -132,7 +135,9 @@ fn build_extractors(a: &ExportArgs, filter: Option<&Filter>) -> Result<Extractor
             har_max_body: a.har_max_body,
             ..HttpOptions::default()
         };
-        let mut h = HttpExtractor::new(opts, Some(dir(&a.out)?));
+        // The same directory (and writer thread) as the manifest: records are written after
+        // the files they name.
+        let mut h = HttpExtractor::new(opts, Some(out_dir.clone()));
         if let Some(p) = &a.har {
             let f = File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
             h.with_har(Box::new(BufWriter::with_capacity(1 << 16, f)))
@@ -198,13 +203,6 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
     let Ok(filter) = crate::registry::compile_display_filter(a.display_filter.as_deref()) else {
         return Ok(Outcome::Failed);
     };
-    let mut ex = match build_extractors(&a, filter.as_ref()) {
-        Ok(e) => e,
-        Err(msg) => {
-            eprintln!("wiresift: {msg}");
-            return Ok(Outcome::Failed);
-        }
-    };
     let out_dir = match ObjectDir::create(&a.out) {
         Ok(d) => d,
         Err(e) => {
@@ -216,6 +214,13 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
         Ok(m) => m,
         Err(e) => {
             eprintln!("wiresift: {e}");
+            return Ok(Outcome::Failed);
+        }
+    };
+    let mut ex = match build_extractors(&a, filter.as_ref(), &out_dir) {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("wiresift: {msg}");
             return Ok(Outcome::Failed);
         }
     };
@@ -295,10 +300,9 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
                 &mut records,
                 keep,
                 filter.is_some(),
-                &out_dir,
                 &mut manifest,
                 &mut kept,
-            )?;
+            );
         }
     }
     {
@@ -318,9 +322,7 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
             wiresift_tls::SessionStatus::NoKey | wiresift_tls::SessionStatus::Failed
         ) && (filter.is_none() || matched_streams.contains(&r.flow.stream))
         {
-            manifest
-                .append(&crate::tls_opts::report_json(r))
-                .map_err(anyhow::Error::from)?;
+            manifest.append(&crate::tls_opts::report_json(r));
         }
     }
     crate::tls_opts::print_reports(&tls, false, keys_given);
@@ -336,14 +338,7 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
                 .as_u64()
                 .is_some_and(|s| matched_streams.contains(&s));
         let mut one = vec![r];
-        emit(
-            &mut one,
-            k,
-            filter.is_some(),
-            &out_dir,
-            &mut manifest,
-            &mut kept,
-        )?;
+        emit(&mut one, k, filter.is_some(), &mut manifest, &mut kept);
     }
     let mut failed = false;
     if let Some(h) = ex.http.as_mut() {
@@ -359,9 +354,15 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
             }
         }
     }
-    if let Err(e) = manifest.flush() {
-        eprintln!("wiresift: {e}");
-        return Ok(Outcome::Failed);
+    // Every object file and manifest line is written once the writer thread is done.
+    let records = manifest.records;
+    let report = manifest.finish();
+    if let Some(e) = &report.first_error {
+        eprintln!(
+            "wiresift: {} files could not be written completely; first: {e}",
+            report.write_errors
+        );
+        failed = true;
     }
     let mut damaged = false;
     for e in ex.all() {
@@ -386,7 +387,7 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
     }
     eprintln!(
         "manifest: {} records in {}",
-        manifest.records,
+        records,
         out_dir.root().join("manifest.jsonl").display()
     );
     let fs = engine.flow_stats();
@@ -418,27 +419,20 @@ fn emit(
     records: &mut Vec<Value>,
     keep: bool,
     filtering: bool,
-    dir: &ObjectDir,
     manifest: &mut Manifest,
     kept: &mut ExportSummary,
-) -> Result<()> {
+) {
     for r in records.drain(..) {
         if keep {
-            manifest.append(&r).map_err(anyhow::Error::from)?;
+            manifest.append(&r);
             if filtering {
                 kept.objects += 1;
                 kept.bytes += r["size"].as_u64().unwrap_or(0);
                 kept.truncated += u64::from(record_is(&r, "truncated"));
                 kept.undecodable += u64::from(record_is(&r, "undecodable"));
             }
-        } else if let Some(f) = r["file"].as_str() {
-            // Only ever a path the extractor created inside DIR (relative, sanitised).
-            let p = dir.root().join(f);
-            if p.starts_with(dir.root()) {
-                let _ = std::fs::remove_file(p);
-            }
+        } else {
+            manifest.discard(r);
         }
     }
-    let _ = std::io::stderr().flush();
-    Ok(())
 }

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod background;
+pub use background::{Background, BackgroundReport, Fact, FileId, FileResult, ObjFile, fact};
+
 /// Counts an extractor reports at the end (printed on stderr, and the exit status: 1 when
 /// anything was truncated or undecodable).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -111,9 +114,45 @@ fn numbered(name: &str, n: u64) -> String {
     }
 }
 
-/// A directory that receives exported objects.
+/// A directory that receives exported objects. Clones share one [`Background`] writer.
+#[derive(Clone)]
 pub struct ObjectDir {
     root: PathBuf,
+    bg: std::rc::Rc<std::cell::OnceCell<Background>>,
+}
+
+/// Creates a new file named after `hint` (sanitized, made unique by numbering) inside
+/// `root`/`subdir`; returns its path relative to `root` and the open file.
+pub(crate) fn create_unique(
+    root: &Path,
+    subdir: Option<&Path>,
+    hint: &str,
+) -> Result<(PathBuf, File), ExportError> {
+    let base = sanitize(hint);
+    let dir = match subdir {
+        Some(s) => root.join(s),
+        None => root.to_path_buf(),
+    };
+    let mut n = 0u64;
+    loop {
+        let name = if n == 0 {
+            base.clone()
+        } else {
+            numbered(&base, n)
+        };
+        let path = dir.join(&name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => {
+                let rel = match subdir {
+                    Some(s) => s.join(&name),
+                    None => PathBuf::from(&name),
+                };
+                return Ok((rel, f));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+            Err(source) => return Err(ExportError::CreateFile { path, source }),
+        }
+    }
 }
 
 impl ObjectDir {
@@ -125,11 +164,17 @@ impl ObjectDir {
         })?;
         Ok(ObjectDir {
             root: root.to_path_buf(),
+            bg: Default::default(),
         })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The writer thread of this directory (started on first use).
+    pub fn background(&self) -> &Background {
+        self.bg.get_or_init(|| Background::spawn(self.root.clone()))
     }
 
     /// Creates a new file named after `hint` (sanitized, made unique) inside `subdir` (a path
@@ -140,31 +185,7 @@ impl ObjectDir {
         subdir: Option<&Path>,
         hint: &str,
     ) -> Result<(PathBuf, File), ExportError> {
-        let base = sanitize(hint);
-        let dir = match subdir {
-            Some(s) => self.root.join(s),
-            None => self.root.clone(),
-        };
-        let mut n = 0u64;
-        loop {
-            let name = if n == 0 {
-                base.clone()
-            } else {
-                numbered(&base, n)
-            };
-            let path = dir.join(&name);
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(f) => {
-                    let rel = match subdir {
-                        Some(s) => s.join(&name),
-                        None => PathBuf::from(&name),
-                    };
-                    return Ok((rel, f));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
-                Err(source) => return Err(ExportError::CreateFile { path, source }),
-            }
-        }
+        create_unique(&self.root, subdir, hint)
     }
 
     /// Creates a new sub-directory named after `hint` (sanitized, unique); returns its path
@@ -259,10 +280,11 @@ pub fn sha256_hex(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }
 
-/// `manifest.jsonl`: one JSON object per line, appended as records complete.
+/// `manifest.jsonl`: one JSON object per line, appended as records complete. The lines are
+/// written by the directory's [`Background`] thread, after the files written through it that
+/// they reference (whose placeholders it fills in).
 pub struct Manifest {
-    path: PathBuf,
-    w: BufWriter<File>,
+    bg: Background,
     pub records: u64,
 }
 
@@ -278,31 +300,24 @@ impl Manifest {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Manifest {
-            path,
-            w: BufWriter::new(f),
-            records: 0,
-        })
+        let bg = dir.background().clone();
+        bg.set_manifest(f, path);
+        Ok(Manifest { bg, records: 0 })
     }
 
-    pub fn append(&mut self, record: &serde_json::Value) -> Result<(), ExportError> {
-        let line = record.to_string();
-        self.w
-            .write_all(line.as_bytes())
-            .and_then(|()| self.w.write_all(b"\n"))
-            .map_err(|source| ExportError::Write {
-                path: self.path.clone(),
-                source,
-            })?;
+    pub fn append(&mut self, record: &serde_json::Value) {
+        self.bg.record(record.clone());
         self.records += 1;
-        Ok(())
     }
 
-    pub fn flush(&mut self) -> Result<(), ExportError> {
-        self.w.flush().map_err(|source| ExportError::Write {
-            path: self.path.clone(),
-            source,
-        })
+    /// A record that is not to be listed: its file (`"file"`) is deleted instead.
+    pub fn discard(&mut self, record: serde_json::Value) {
+        self.bg.discard(record);
+    }
+
+    /// Waits until every file and record is written; the writer's report (write errors).
+    pub fn finish(self) -> BackgroundReport {
+        self.bg.finish()
     }
 }
 

@@ -4,12 +4,12 @@
 //!
 //! Nothing here holds a whole body: every stage is a `Write` that passes bytes on as it decodes.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
 use crate::multipart::Multipart;
+use wiresift_export::{FileId, ObjFile};
 
 /// One stage of a decoding chain.
 pub trait Sink: Write {
@@ -20,47 +20,54 @@ pub trait Sink: Write {
     fn terminal(&mut self) -> &mut Terminal;
 }
 
-/// The end of a chain: the output file (if any), its hash and size.
+/// The end of a chain: the output file (if any), its size, and its hash (computed by the
+/// directory's writer thread for a file; here when there is none).
 pub struct Terminal {
-    out: Option<BufWriter<File>>,
-    sha: Sha256,
+    out: Option<ObjFile>,
+    sha: Option<Sha256>,
     pub size: u64,
     pub multipart: Option<Box<Multipart>>,
     /// A bounded prefix of the output kept in memory (for `http.file_data`).
     pub prefix: Option<Vec<u8>>,
     pub prefix_cap: usize,
-    /// A write error of the local file system (the object is then incomplete on disk).
-    pub io_error: Option<String>,
 }
 
 impl Terminal {
-    pub fn new(out: Option<File>) -> Terminal {
+    pub fn new(out: Option<ObjFile>) -> Terminal {
         Terminal {
-            out: out.map(|f| BufWriter::with_capacity(32 * 1024, f)),
-            sha: Sha256::new(),
+            sha: out.is_none().then(Sha256::new),
+            out,
             size: 0,
             multipart: None,
             prefix: None,
             prefix_cap: 0,
-            io_error: None,
         }
     }
 
-    /// Lowercase hex SHA-256 of what was written so far.
+    /// Lowercase hex SHA-256 of what was written so far, or the manifest's placeholder for
+    /// it when the bytes went to a file.
     pub fn sha256(&self) -> String {
-        wiresift_export::hex(&self.sha.clone().finalize())
+        match (&self.out, &self.sha) {
+            (Some(f), _) => crate::object::sha_fact(f.id()),
+            (None, Some(h)) => wiresift_export::hex(&h.clone().finalize()),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The file written, if any.
+    pub fn file(&self) -> Option<FileId> {
+        self.out.as_ref().map(ObjFile::id)
     }
 }
 
 impl Write for Terminal {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sha.update(buf);
+        if let Some(h) = self.sha.as_mut() {
+            h.update(buf);
+        }
         self.size += buf.len() as u64;
-        if let Some(o) = self.out.as_mut()
-            && self.io_error.is_none()
-            && let Err(e) = o.write_all(buf)
-        {
-            self.io_error = Some(e.to_string());
+        if let Some(o) = self.out.as_mut() {
+            let _ = o.write_all(buf);
         }
         if let Some(m) = self.multipart.as_mut() {
             m.push(buf);
@@ -71,16 +78,10 @@ impl Write for Terminal {
             let n = (self.prefix_cap - p.len()).min(buf.len());
             p.extend_from_slice(&buf[..n]);
         }
-        // Never fails: decoding errors are the chain's, file errors are recorded above.
+        // Never fails: decoding errors are the chain's, file errors the writer thread's.
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        if let Some(o) = self.out.as_mut()
-            && self.io_error.is_none()
-            && let Err(e) = o.flush()
-        {
-            self.io_error = Some(e.to_string());
-        }
         Ok(())
     }
 }

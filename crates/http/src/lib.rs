@@ -249,8 +249,11 @@ impl Ctx<'_> {
         };
         let cap = self.opts.har_max_body;
         let mut bytes = Vec::new();
-        if let (Some(out), Some(file)) = (self.out, &f.file) {
-            if let Ok(fh) = std::fs::File::open(out.path(file)) {
+        if let (Some(out), Some(file)) = (self.out, f.file) {
+            // Waits for the writer thread to finish the file (only HAR output pays this).
+            if let Some(rel) = out.bg().query(file).and_then(|r| r.rel)
+                && let Ok(fh) = std::fs::File::open(out.dir.root().join(rel))
+            {
                 let _ = fh.take(cap as u64).read_to_end(&mut bytes);
             }
         } else if let Some(p) = &f.prefix {

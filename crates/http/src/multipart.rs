@@ -32,7 +32,6 @@ pub struct Part {
     pub sha256: String,
     /// The body ended before this part's closing delimiter.
     pub truncated: bool,
-    pub io_error: Option<String>,
 }
 
 struct Current {
@@ -175,7 +174,6 @@ impl Multipart {
                 ctype = Some(v.trim().to_string());
             }
         }
-        let mut file = None;
         let mut out_file = None;
         if self.parts.len() < MAX_PARTS
             && let Some(o) = &self.out
@@ -184,11 +182,9 @@ impl Multipart {
                 .clone()
                 .or_else(|| name.clone())
                 .unwrap_or_else(|| "part".into());
-            if let Ok((rel, f)) = o.create(&hint) {
-                file = Some(rel);
-                out_file = Some(f);
-            }
+            out_file = Some(o.create(&hint));
         }
+        let file = out_file.as_ref().map(|f| crate::object::file_fact(f.id()));
         self.cur = Some(Current {
             t: Terminal::new(out_file),
             name,
@@ -199,8 +195,7 @@ impl Multipart {
     }
 
     fn finish_part(&mut self, truncated: bool) {
-        if let Some(mut c) = self.cur.take() {
-            let _ = c.t.flush();
+        if let Some(c) = self.cur.take() {
             self.parts.push(Part {
                 index: self.parts.len(),
                 name: c.name,
@@ -210,8 +205,8 @@ impl Multipart {
                 size: c.t.size,
                 sha256: c.t.sha256(),
                 truncated,
-                io_error: c.t.io_error.take(),
             });
+            // Dropping the part's terminal closes its file.
         }
     }
 

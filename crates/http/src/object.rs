@@ -3,14 +3,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::rc::Rc;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use wiresift_export::{MAX_NAME, ObjectDir, sanitize};
+use wiresift_export::{Background, Fact, FileId, MAX_NAME, ObjFile, ObjectDir, fact, sanitize};
 
 use crate::decode::{self, Sink, Terminal};
 use crate::multipart::Multipart;
@@ -34,9 +31,9 @@ impl OutDir {
         }
     }
 
-    /// Creates a new file named after `hint` (sanitised, unique); its path relative to the
-    /// directory, as a string for the manifest.
-    pub fn create(&self, hint: &str) -> io::Result<(String, File)> {
+    /// Creates a new file named after `hint` (sanitised, unique), written by the directory's
+    /// background thread.
+    pub fn create(&self, hint: &str) -> ObjFile {
         let mut base = sanitize(hint);
         if base.len() > MAX_NAME - 20 {
             // Room for "(n)" without the directory cutting the number off again.
@@ -61,19 +58,28 @@ impl OutDir {
         };
         *n += 1;
         drop(names);
-        let (rel, f) = self
-            .dir
-            .create_file(None, &name)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok((rel.to_string_lossy().into_owned(), f))
+        self.dir.background().create(None, &name)
     }
 
-    pub fn remove(&self, rel: &str) {
-        let _ = std::fs::remove_file(self.dir.root().join(rel));
+    pub fn bg(&self) -> &Background {
+        self.dir.background()
     }
+}
 
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.root().join(rel)
+/// The manifest's placeholder for the file name of `id` (filled in by the writer thread).
+pub fn file_fact(id: FileId) -> String {
+    fact_string(id, Fact::File)
+}
+
+/// The manifest's placeholder for the SHA-256 of `id`.
+pub fn sha_fact(id: FileId) -> String {
+    fact_string(id, Fact::Sha256)
+}
+
+fn fact_string(id: FileId, f: Fact) -> String {
+    match fact(id, f) {
+        Value::String(s) => s,
+        _ => String::new(),
     }
 }
 
@@ -107,17 +113,17 @@ pub struct Outcome {
 /// Facts a HAR entry needs about a finished body.
 #[derive(Clone, Debug, Default)]
 pub struct Finished {
-    pub file: Option<String>,
+    /// The body's file (its final name and bytes: [`Background::query`]).
+    pub file: Option<FileId>,
     pub size: u64,
     pub raw_size: u64,
     pub decoded: bool,
     pub prefix: Option<Vec<u8>>,
 }
 
+/// The body as transferred (still encoded), kept until decoding is known to have worked.
 struct RawSide {
-    rel: String,
-    w: BufWriter<File>,
-    sha: Sha256,
+    f: ObjFile,
 }
 
 pub struct Obj {
@@ -127,7 +133,7 @@ pub struct Obj {
     pub last_ts: i64,
     pub raw_size: u64,
     chain: Option<Box<dyn Sink>>,
-    file: Option<String>,
+    file: Option<FileId>,
     raw: Option<RawSide>,
     steps: Vec<String>,
     decode_err: Option<String>,
@@ -173,26 +179,14 @@ impl Obj {
             } else {
                 &spec.name
             };
-            if decode_err.is_some() || o.raw {
-                // Undecodable (or not to be decoded): the raw bytes are the object.
-                if let Ok((rel, f)) = d.create(hint) {
-                    file = Some(rel);
-                    f_out = Some(f);
-                }
-            } else {
-                if let Ok((rel, f)) = d.create(hint) {
-                    file = Some(rel);
-                    f_out = Some(f);
-                }
-                if !codings.is_empty()
-                    && let Ok((rel, f)) = d.create(&format!("{hint}.raw"))
-                {
-                    raw = Some(RawSide {
-                        rel,
-                        w: BufWriter::with_capacity(16 * 1024, f),
-                        sha: Sha256::new(),
-                    });
-                }
+            // Undecodable (or not to be decoded): the raw bytes are the object.
+            let f = d.create(hint);
+            file = Some(f.id());
+            f_out = Some(f);
+            if decode_err.is_none() && !o.raw && !codings.is_empty() {
+                raw = Some(RawSide {
+                    f: d.create(&format!("{hint}.raw")),
+                });
             }
         }
         let chain = wants_chain.then(|| {
@@ -233,8 +227,7 @@ impl Obj {
         self.last_ts = ts;
         self.raw_size += d.len() as u64;
         if let Some(r) = self.raw.as_mut() {
-            r.sha.update(d);
-            let _ = r.w.write_all(d);
+            let _ = r.f.write_all(d);
         }
         if let Some(c) = self.chain.as_mut()
             && let Err(e) = c.write_all(d)
@@ -283,7 +276,6 @@ impl Obj {
         }
         let mut t_size = 0;
         let mut t_sha = String::new();
-        let mut io_error = None;
         let mut prefix = None;
         let mut parts = Vec::new();
         let mut mp_error = None;
@@ -300,32 +292,29 @@ impl Obj {
                 let t = c.terminal();
                 t_size = t.size;
                 t_sha = t.sha256();
-                io_error = t.io_error.take();
                 prefix = t.prefix.take();
                 if let Some(m) = t.multipart.as_mut() {
                     parts = std::mem::take(&mut m.parts);
                     mp_error = m.error.take();
                 }
             }
+            // Dropping the chain closes its file (before the record that names it is sent).
         }
         let decoded = self.decode_err.is_none() && !self.steps.is_empty();
-        let mut file = self.file.clone();
+        let file = self.file;
         let (mut size, mut sha) = (t_size, t_sha);
-        if let Some(mut r) = self.raw.take() {
-            let _ = r.w.flush();
-            drop(r.w);
-            if self.decode_err.is_some() {
-                // Keep the raw bytes under the object's own name.
-                if let (Some(out), Some(f)) = (&self.out, &file) {
-                    out.remove(f);
-                    if std::fs::rename(out.path(&r.rel), out.path(f)).is_err() {
-                        file = Some(r.rel.clone());
+        if let Some(r) = self.raw.take() {
+            let raw_id = r.f.close();
+            if let Some(out) = &self.out {
+                match file {
+                    Some(f) if self.decode_err.is_some() => {
+                        // Keep the raw bytes under the object's own name.
+                        out.bg().replace(raw_id, f);
+                        size = self.raw_size - self.missing_total();
+                        sha = sha_fact(f);
                     }
+                    _ => out.bg().remove(raw_id),
                 }
-                size = self.raw_size - self.missing_total();
-                sha = wiresift_export::hex(&r.sha.finalize());
-            } else if let Some(out) = &self.out {
-                out.remove(&r.rel);
             }
         } else if self.decode_err.is_some() && self.chain.is_none() && self.out.is_none() {
             size = 0;
@@ -349,9 +338,6 @@ impl Obj {
                 anomalies.push(json!({"not_decoded": why}));
             }
         }
-        if let Some(e) = &io_error {
-            anomalies.push(json!({"write_error": e}));
-        }
         if let Some(e) = &mp_error {
             anomalies.push(json!({"multipart": e}));
         }
@@ -374,7 +360,7 @@ impl Obj {
             "raw_size": self.raw_size,
             "size": size,
             "sha256": sha,
-            "file": file,
+            "file": file.map(file_fact),
             "decode": if decoded { self.steps.clone() } else { Vec::new() },
             "anomalies": anomalies,
         });
@@ -393,9 +379,6 @@ impl Obj {
             if p.truncated {
                 an.push(json!({"truncated": {"missing": []}}));
             }
-            if let Some(e) = p.io_error {
-                an.push(json!({"write_error": e}));
-            }
             out.objects += 1;
             out.bytes += p.size;
             out.truncated += u64::from(p.truncated);
@@ -409,7 +392,7 @@ impl Obj {
                 "direction": s.direction,
                 "method": s.method,
                 "url": s.url,
-                "part_of": file,
+                "part_of": file.map(file_fact),
                 "part": p.index,
                 "field": p.name,
                 "filename": p.filename,

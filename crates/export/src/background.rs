@@ -1,0 +1,666 @@
+//! Object files written, hashed and listed in the manifest on a thread of their own.
+//!
+//! An export spends as much time in SHA-256 and in the kernel's copy into the page cache as in
+//! parsing (a third of `export http` on the benchmark workload each). Here the parser hands the
+//! bytes over and goes on; this thread creates the files, writes them, hashes them and writes
+//! `manifest.jsonl`. One queue carries everything in order, so a manifest record sent after
+//! an object's file was closed is written once that file's digest is known: the record carries
+//! placeholders ([`fact`]) that this thread replaces with the file's final name and SHA-256.
+//!
+//! Commands travel in batches (one wake-up per megabyte, not per write), and emptied buffers
+//! come back to be reused, so the two threads do not pass allocations to each other.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{create_unique, hex};
+
+/// A file created through [`Background::create`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileId(u64);
+
+/// What a placeholder stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fact {
+    /// The file's path relative to the output directory (null if it could not be created).
+    File,
+    /// The lowercase hex SHA-256 of everything written to it.
+    Sha256,
+}
+
+/// The prefix of placeholder strings; NUL never occurs in a name or digest.
+const PLACEHOLDER: &str = "\u{0}wiresift-fact:";
+
+/// A placeholder for a fact about `id`, to put in a manifest record sent with
+/// [`Background::record`]; the writer replaces it. A record that references a file which had
+/// a write error also gets `{"write_error": ...}` in its `anomalies` array.
+pub fn fact(id: FileId, what: Fact) -> Value {
+    let w = match what {
+        Fact::File => "file",
+        Fact::Sha256 => "sha256",
+    };
+    Value::String(format!("{PLACEHOLDER}{}:{w}", id.0))
+}
+
+/// A finished file, as the writer saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileResult {
+    /// Relative to the output directory; `None` if it could not be created.
+    pub rel: Option<PathBuf>,
+    pub size: u64,
+    pub sha256: String,
+    /// The first error creating or writing it.
+    pub error: Option<String>,
+}
+
+/// What the writer did, when it is finished.
+#[derive(Clone, Debug, Default)]
+pub struct BackgroundReport {
+    /// Files that could not be created or written completely.
+    pub write_errors: u64,
+    pub first_error: Option<String>,
+    /// Manifest records written.
+    pub records: u64,
+}
+
+enum Cmd {
+    Create {
+        id: u64,
+        subdir: Option<PathBuf>,
+        hint: String,
+    },
+    Write {
+        id: u64,
+        data: Vec<u8>,
+    },
+    Close {
+        id: u64,
+    },
+    Remove {
+        id: u64,
+    },
+    /// Removes `into`'s file and renames `from`'s to its name; `into` then stands for the
+    /// bytes of `from`.
+    Replace {
+        from: u64,
+        into: u64,
+    },
+    Manifest(File, PathBuf),
+    Record(Value),
+    Discard(Value),
+    Query {
+        id: u64,
+        reply: SyncSender<Option<FileResult>>,
+    },
+}
+
+/// A batch is sent when it holds this many bytes...
+const BATCH_BYTES: usize = 1 << 20;
+/// ...or this many commands.
+const BATCH_CMDS: usize = 512;
+/// Batches in flight.
+const QUEUE: usize = 4;
+/// Bytes an [`ObjFile`] gathers before handing them over.
+const FILE_CHUNK: usize = 64 * 1024;
+/// Emptied buffers kept for reuse.
+const POOL_MAX: usize = 64;
+/// Finished files remembered for placeholders; records reference files closed just before
+/// them, so older results can go.
+const DONE_MAX: usize = 1 << 16;
+
+struct Inner {
+    tx: Option<SyncSender<Vec<Cmd>>>,
+    back: Receiver<Vec<Vec<u8>>>,
+    handle: Option<JoinHandle<BackgroundReport>>,
+    batch: Vec<Cmd>,
+    batch_bytes: usize,
+    pool: Vec<Vec<u8>>,
+    next_id: u64,
+}
+
+/// The parser's handle on the writer thread (cheap to clone; single-threaded).
+#[derive(Clone)]
+pub struct Background {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl Background {
+    /// Starts the writer thread for the output directory `root`.
+    pub fn spawn(root: PathBuf) -> Background {
+        let (tx, rx) = sync_channel::<Vec<Cmd>>(QUEUE);
+        let (back_tx, back) = sync_channel::<Vec<Vec<u8>>>(2 * QUEUE + 2);
+        let handle = std::thread::spawn(move || Writer::new(root).run(rx, back_tx));
+        Background {
+            inner: Rc::new(RefCell::new(Inner {
+                tx: Some(tx),
+                back,
+                handle: Some(handle),
+                batch: Vec::with_capacity(BATCH_CMDS),
+                batch_bytes: 0,
+                pool: Vec::new(),
+                next_id: 0,
+            })),
+        }
+    }
+
+    fn send(&self, cmd: Cmd, bytes: usize) {
+        let mut i = self.inner.borrow_mut();
+        i.batch.push(cmd);
+        i.batch_bytes += bytes;
+        if i.batch_bytes >= BATCH_BYTES || i.batch.len() >= BATCH_CMDS {
+            i.send_batch();
+        }
+    }
+
+    /// Creates a file named after `hint` (sanitised; numbered if taken) in `subdir` (or the
+    /// root); what is written to it goes through the thread.
+    pub fn create(&self, subdir: Option<&Path>, hint: &str) -> ObjFile {
+        let id = {
+            let mut i = self.inner.borrow_mut();
+            i.next_id += 1;
+            i.next_id
+        };
+        self.send(
+            Cmd::Create {
+                id,
+                subdir: subdir.map(Path::to_path_buf),
+                hint: hint.to_string(),
+            },
+            0,
+        );
+        ObjFile {
+            bg: self.clone(),
+            id,
+            buf: Vec::new(),
+            size: 0,
+            closed: false,
+        }
+    }
+
+    /// Deletes the (closed) file of `id`.
+    pub fn remove(&self, id: FileId) {
+        self.send(Cmd::Remove { id: id.0 }, 0);
+    }
+
+    /// Replaces the file of `into` by that of `from` (renamed to `into`'s name); placeholders
+    /// of `into` then give `from`'s bytes and digest.
+    pub fn replace(&self, from: FileId, into: FileId) {
+        self.send(
+            Cmd::Replace {
+                from: from.0,
+                into: into.0,
+            },
+            0,
+        );
+    }
+
+    /// Makes the thread write `manifest.jsonl` records to `file` (opened by the caller, so
+    /// that an error is reported at once).
+    pub fn set_manifest(&self, file: File, path: PathBuf) {
+        self.send(Cmd::Manifest(file, path), 0);
+    }
+
+    /// Appends a record to the manifest, once every file it references is finished.
+    pub fn record(&self, rec: Value) {
+        self.send(Cmd::Record(rec), 0);
+    }
+
+    /// A record that is not to be listed: the file named by its `"file"` is deleted.
+    pub fn discard(&self, rec: Value) {
+        self.send(Cmd::Discard(rec), 0);
+    }
+
+    /// Waits until everything sent so far is done; the result for the (closed) file `id`.
+    pub fn query(&self, id: FileId) -> Option<FileResult> {
+        let (reply, rx) = sync_channel(1);
+        self.send(Cmd::Query { id: id.0, reply }, 0);
+        self.inner.borrow_mut().send_batch();
+        rx.recv().ok().flatten()
+    }
+
+    /// Sends what is queued, waits for the thread to finish and returns its report.
+    pub fn finish(&self) -> BackgroundReport {
+        let mut i = self.inner.borrow_mut();
+        i.send_batch();
+        i.tx = None;
+        let r = i.handle.take().map(JoinHandle::join);
+        match r {
+            Some(Ok(rep)) => rep,
+            Some(Err(_)) => BackgroundReport {
+                write_errors: 1,
+                first_error: Some("the output writer thread panicked".into()),
+                records: 0,
+            },
+            None => BackgroundReport::default(),
+        }
+    }
+
+    fn buffer(&self) -> Vec<u8> {
+        let mut i = self.inner.borrow_mut();
+        if i.pool.is_empty() {
+            i.take_back();
+        }
+        i.pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(FILE_CHUNK + FILE_CHUNK / 4))
+    }
+}
+
+impl Inner {
+    fn send_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_CMDS));
+        self.batch_bytes = 0;
+        self.take_back();
+        // If the thread has gone (it panicked), `finish` reports it.
+        if let Some(tx) = self.tx.as_ref() {
+            let _ = tx.send(batch);
+        }
+    }
+
+    /// Takes buffers the thread has emptied: some are kept, the rest freed on this thread.
+    fn take_back(&mut self) {
+        while let Ok(bufs) = self.back.try_recv() {
+            for b in bufs {
+                if self.pool.len() < POOL_MAX && b.capacity() >= FILE_CHUNK {
+                    self.pool.push(b);
+                }
+            }
+        }
+    }
+}
+
+/// A file being written through the thread. Dropping it closes it.
+pub struct ObjFile {
+    bg: Background,
+    id: u64,
+    buf: Vec<u8>,
+    /// Bytes written so far.
+    pub size: u64,
+    closed: bool,
+}
+
+impl ObjFile {
+    pub fn id(&self) -> FileId {
+        FileId(self.id)
+    }
+
+    fn hand_over(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let data = std::mem::take(&mut self.buf);
+        let n = data.len();
+        self.bg.send(Cmd::Write { id: self.id, data }, n);
+    }
+
+    /// Closes the file; its facts become available to records sent after this.
+    pub fn close(mut self) -> FileId {
+        self.close_now();
+        FileId(self.id)
+    }
+
+    fn close_now(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.hand_over();
+            self.bg.send(Cmd::Close { id: self.id }, 0);
+        }
+    }
+}
+
+impl Write for ObjFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = self.bg.buffer();
+        }
+        self.buf.extend_from_slice(data);
+        self.size += data.len() as u64;
+        if self.buf.len() >= FILE_CHUNK {
+            self.hand_over();
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ObjFile {
+    fn drop(&mut self) {
+        self.close_now();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The thread
+
+struct Open {
+    file: Option<File>,
+    rel: Option<PathBuf>,
+    sha: Sha256,
+    size: u64,
+    error: Option<String>,
+}
+
+struct Writer {
+    root: PathBuf,
+    open: HashMap<u64, Open>,
+    done: HashMap<u64, FileResult>,
+    done_order: VecDeque<u64>,
+    manifest: Option<(BufWriter<File>, PathBuf)>,
+    report: BackgroundReport,
+}
+
+impl Writer {
+    fn new(root: PathBuf) -> Writer {
+        Writer {
+            root,
+            open: HashMap::new(),
+            done: HashMap::new(),
+            done_order: VecDeque::new(),
+            manifest: None,
+            report: BackgroundReport::default(),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Vec<Cmd>>, back: SyncSender<Vec<Vec<u8>>>) -> BackgroundReport {
+        for batch in rx {
+            let mut emptied = Vec::new();
+            for cmd in batch {
+                if let Some(buf) = self.apply(cmd) {
+                    emptied.push(buf);
+                }
+            }
+            // Reused or freed by the parser; if it is behind, freed here.
+            let _ = back.try_send(emptied);
+        }
+        // Files the parser never closed (it stopped early): close them now.
+        let ids: Vec<u64> = self.open.keys().copied().collect();
+        for id in ids {
+            self.close(id);
+        }
+        if let Some((mut w, path)) = self.manifest.take()
+            && let Err(e) = w.flush()
+        {
+            self.error(format!("cannot write {}: {e}", path.display()));
+        }
+        self.report
+    }
+
+    fn error(&mut self, e: String) {
+        self.report.write_errors += 1;
+        self.report.first_error.get_or_insert(e);
+    }
+
+    /// Applies one command; returns a buffer that can be reused.
+    fn apply(&mut self, cmd: Cmd) -> Option<Vec<u8>> {
+        match cmd {
+            Cmd::Create { id, subdir, hint } => {
+                let o = match create_unique(&self.root, subdir.as_deref(), &hint) {
+                    Ok((rel, f)) => Open {
+                        file: Some(f),
+                        rel: Some(rel),
+                        sha: Sha256::new(),
+                        size: 0,
+                        error: None,
+                    },
+                    Err(e) => Open {
+                        file: None,
+                        rel: None,
+                        sha: Sha256::new(),
+                        size: 0,
+                        error: Some(e.to_string()),
+                    },
+                };
+                self.open.insert(id, o);
+            }
+            Cmd::Write { id, mut data } => {
+                if let Some(o) = self.open.get_mut(&id) {
+                    o.sha.update(&data);
+                    o.size += data.len() as u64;
+                    if let Some(f) = o.file.as_mut()
+                        && o.error.is_none()
+                        && let Err(e) = f.write_all(&data)
+                    {
+                        let path = self.root.join(o.rel.as_deref().unwrap_or(Path::new("")));
+                        o.error = Some(format!("cannot write {}: {e}", path.display()));
+                    }
+                }
+                data.clear();
+                return Some(data);
+            }
+            Cmd::Close { id } => self.close(id),
+            Cmd::Remove { id } => {
+                self.open.remove(&id);
+                if let Some(r) = self.done.remove(&id)
+                    && let Some(rel) = r.rel
+                {
+                    let _ = std::fs::remove_file(self.root.join(rel));
+                }
+            }
+            Cmd::Replace { from, into } => {
+                self.close(from);
+                self.close(into);
+                let src = self.done.remove(&from)?;
+                let dst = self.done.get(&into).and_then(|r| r.rel.clone());
+                let mut res = src.clone();
+                if let (Some(s), Some(d)) = (&src.rel, &dst) {
+                    let _ = std::fs::remove_file(self.root.join(d));
+                    if std::fs::rename(self.root.join(s), self.root.join(d)).is_ok() {
+                        res.rel = Some(d.clone());
+                    }
+                } else if let Some(d) = &dst {
+                    let _ = std::fs::remove_file(self.root.join(d));
+                }
+                self.remember(into, res);
+            }
+            Cmd::Manifest(f, path) => self.manifest = Some((BufWriter::new(f), path)),
+            Cmd::Record(mut rec) => {
+                let mut errors = Vec::new();
+                self.resolve(&mut rec, &mut errors);
+                if !errors.is_empty()
+                    && let Some(Value::Array(a)) = rec.get_mut("anomalies")
+                {
+                    for e in errors {
+                        a.push(serde_json::json!({ "write_error": e }));
+                    }
+                }
+                if let Some((w, path)) = self.manifest.as_mut() {
+                    let r = serde_json::to_writer(&mut *w, &rec)
+                        .map_err(io::Error::other)
+                        .and_then(|()| w.write_all(b"\n"));
+                    match r {
+                        Ok(()) => self.report.records += 1,
+                        Err(e) => {
+                            let msg = format!("cannot write {}: {e}", path.display());
+                            self.error(msg);
+                        }
+                    }
+                }
+            }
+            Cmd::Discard(mut rec) => {
+                let mut errors = Vec::new();
+                self.resolve(&mut rec, &mut errors);
+                if let Some(f) = rec.get("file").and_then(Value::as_str) {
+                    // Only ever a path created inside the root (relative, sanitised).
+                    let p = Path::new(f);
+                    if p.is_relative()
+                        && p.components()
+                            .all(|c| matches!(c, std::path::Component::Normal(_)))
+                    {
+                        let _ = std::fs::remove_file(self.root.join(p));
+                    }
+                }
+            }
+            Cmd::Query { id, reply } => {
+                let _ = reply.send(self.done.get(&id).cloned());
+            }
+        }
+        None
+    }
+
+    fn close(&mut self, id: u64) {
+        let Some(o) = self.open.remove(&id) else {
+            return;
+        };
+        drop(o.file);
+        if let Some(e) = &o.error {
+            self.error(e.clone());
+        }
+        self.remember(
+            id,
+            FileResult {
+                rel: o.rel,
+                size: o.size,
+                sha256: hex(&o.sha.finalize()),
+                error: o.error,
+            },
+        );
+    }
+
+    fn remember(&mut self, id: u64, r: FileResult) {
+        if self.done.insert(id, r).is_none() {
+            self.done_order.push_back(id);
+        }
+        while self.done_order.len() > DONE_MAX {
+            if let Some(old) = self.done_order.pop_front() {
+                self.done.remove(&old);
+            }
+        }
+    }
+
+    /// Replaces placeholders in `v`; collects write errors of the files referenced.
+    fn resolve(&self, v: &mut Value, errors: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                let Some(rest) = s.strip_prefix(PLACEHOLDER) else {
+                    return;
+                };
+                let Some((id, what)) = rest.split_once(':') else {
+                    return;
+                };
+                let r = id.parse::<u64>().ok().and_then(|id| self.done.get(&id));
+                if let Some(e) = r.and_then(|r| r.error.as_ref())
+                    && !errors.contains(e)
+                {
+                    errors.push(e.clone());
+                }
+                *v = match (what, r) {
+                    ("file", Some(FileResult { rel: Some(p), .. })) => {
+                        Value::String(p.to_string_lossy().into_owned())
+                    }
+                    ("sha256", Some(r)) => Value::String(r.sha256.clone()),
+                    _ => Value::Null,
+                };
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.resolve(x, errors)),
+            Value::Object(m) => m.values_mut().for_each(|x| self.resolve(x, errors)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Manifest, ObjectDir, sha256_hex};
+
+    fn lines(dir: &Path) -> Vec<Value> {
+        std::fs::read_to_string(dir.join("manifest.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn records_get_the_final_name_and_digest_of_their_files() {
+        let t = tempfile::tempdir().unwrap();
+        // A file already there: the writer must pick another name and say so.
+        std::fs::write(t.path().join("a.txt"), b"old").unwrap();
+        let d = ObjectDir::create(t.path()).unwrap();
+        let mut m = Manifest::open(&d).unwrap();
+        let bg = d.background().clone();
+        let mut f = bg.create(None, "a.txt");
+        let big = vec![7u8; 3 * FILE_CHUNK + 5];
+        f.write_all(b"hello ").unwrap();
+        f.write_all(&big).unwrap();
+        let id = f.close();
+        m.append(&serde_json::json!({
+            "file": fact(id, Fact::File),
+            "sha256": fact(id, Fact::Sha256),
+            "nested": [{"sha256": fact(id, Fact::Sha256)}],
+            "anomalies": [],
+        }));
+        // Decoding failed: the raw side replaces the decoded file under its name.
+        let mut dec = bg.create(None, "b.bin");
+        dec.write_all(b"partial").unwrap();
+        let dec = dec.close();
+        let mut raw = bg.create(None, "b.bin.raw");
+        raw.write_all(b"raw bytes").unwrap();
+        let raw = raw.close();
+        bg.replace(raw, dec);
+        m.append(
+            &serde_json::json!({"file": fact(dec, Fact::File), "sha256": fact(dec, Fact::Sha256)}),
+        );
+        // A record the filter rejected: its file goes.
+        let mut gone = bg.create(None, "gone.txt");
+        gone.write_all(b"x").unwrap();
+        let gone = gone.close();
+        m.discard(serde_json::json!({"file": fact(gone, Fact::File)}));
+        let rep = m.finish();
+        assert_eq!(rep.write_errors, 0, "{rep:?}");
+        assert_eq!(rep.records, 2);
+        let recs = lines(t.path());
+        let mut want = b"hello ".to_vec();
+        want.extend_from_slice(&big);
+        assert_eq!(recs[0]["file"], "a(1).txt");
+        assert_eq!(std::fs::read(t.path().join("a(1).txt")).unwrap(), want);
+        assert_eq!(std::fs::read(t.path().join("a.txt")).unwrap(), b"old");
+        assert_eq!(recs[0]["sha256"], sha256_hex(&want));
+        assert_eq!(recs[0]["nested"][0]["sha256"], sha256_hex(&want));
+        assert_eq!(recs[1]["file"], "b.bin");
+        assert_eq!(recs[1]["sha256"], sha256_hex(b"raw bytes"));
+        assert_eq!(std::fs::read(t.path().join("b.bin")).unwrap(), b"raw bytes");
+        assert!(!t.path().join("b.bin.raw").exists());
+        assert!(!t.path().join("gone.txt").exists());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_created_is_an_anomaly_and_a_write_error() {
+        let t = tempfile::tempdir().unwrap();
+        let d = ObjectDir::create(t.path()).unwrap();
+        let mut m = Manifest::open(&d).unwrap();
+        let bg = d.background().clone();
+        // A sub-directory that does not exist.
+        let mut f = bg.create(Some(Path::new("missing")), "x.txt");
+        f.write_all(b"data").unwrap();
+        let id = f.close();
+        m.append(&serde_json::json!({"file": fact(id, Fact::File), "anomalies": []}));
+        let rep = m.finish();
+        assert_eq!(rep.write_errors, 1);
+        assert!(rep.first_error.unwrap().contains("missing"));
+        let recs = lines(t.path());
+        assert_eq!(recs[0]["file"], Value::Null);
+        assert!(
+            recs[0]["anomalies"][0]["write_error"].is_string(),
+            "{}",
+            recs[0]
+        );
+    }
+}
