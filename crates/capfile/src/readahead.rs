@@ -14,7 +14,7 @@ pub(crate) const HEAD: usize = 256 * 1024;
 /// Bytes read into each chunk.
 const CHUNK: usize = 1 << 20;
 /// Chunks in flight (filled and waiting): memory is about (QUEUE + 2) × 1.25 MiB.
-const QUEUE: usize = 2;
+const QUEUE: usize = 4;
 
 /// A filled chunk: data at `buf[HEAD..HEAD + len]`; `len == 0` is the end of the input.
 pub(crate) struct Chunk {

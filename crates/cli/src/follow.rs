@@ -688,9 +688,47 @@ const OPEN_FILES: usize = 512;
 /// A direction's bytes are written when this much is buffered.
 const DIR_BUF: usize = 64 * 1024;
 /// All directions' buffers together; beyond it every buffer is written out.
-const TOTAL_BUF: usize = 32 << 20;
+const TOTAL_BUF: usize = 16 << 20;
 /// Gaps listed per stream in streams.jsonl (all are counted).
 const GAPS_LISTED: usize = 64;
+
+/// A line of streams.jsonl (fields in alphabetical order, as the format has always had them).
+#[derive(serde::Serialize)]
+struct StreamRecord<'a> {
+    c2s: DirRecord<'a>,
+    client_ip: IpAddr,
+    client_port: u16,
+    close_reason: Option<&'static str>,
+    community_id: &'a str,
+    first_frame: u64,
+    first_time: String,
+    gaps: &'a [serde_json::Value],
+    gaps_listed_max: usize,
+    ip_proto: u8,
+    last_frame: Option<u64>,
+    last_time: Option<String>,
+    limit_gaps: u64,
+    proto: &'static str,
+    s2c: DirRecord<'a>,
+    server_ip: IpAddr,
+    server_port: u16,
+    stream: u64,
+    truncated_bytes: u64,
+}
+
+/// One direction in a [`StreamRecord`].
+#[derive(serde::Serialize)]
+struct DirRecord<'a> {
+    bytes: u64,
+    file: &'a str,
+    fin: bool,
+    gap_bytes: u64,
+    gaps: u64,
+    overlap_conflicts: u64,
+    packets: u64,
+    rst: bool,
+    wire_bytes: u64,
+}
 
 struct SplitDir {
     name: String,
@@ -823,42 +861,45 @@ impl SplitOut {
         };
         self.streams_written += 1;
         let i = &s.info;
-        let dir_json = |d: usize| {
+        let dir_rec = |d: usize| {
             let sd = &s.dirs[d];
             let sum = summary.map(|x| x.dirs[d]).unwrap_or_default();
-            serde_json::json!({
-                "file": sd.name,
-                "bytes": sd.written,
-                "packets": sum.packets,
-                "wire_bytes": sum.wire_bytes,
-                "gaps": sum.gaps,
-                "gap_bytes": sum.gap_bytes,
-                "overlap_conflicts": sum.overlap_conflicts,
-                "fin": sum.fin,
-                "rst": sum.rst,
-            })
+            DirRecord {
+                bytes: sd.written,
+                file: &sd.name,
+                fin: sum.fin,
+                gap_bytes: sum.gap_bytes,
+                gaps: sum.gaps,
+                overlap_conflicts: sum.overlap_conflicts,
+                packets: sum.packets,
+                rst: sum.rst,
+                wire_bytes: sum.wire_bytes,
+            }
         };
-        let rec = serde_json::json!({
-            "stream": i.stream,
-            "proto": match i.proto { Proto::Tcp => "tcp", Proto::Udp => "udp" },
-            "client_ip": i.client.0.to_string(),
-            "client_port": i.client.1,
-            "server_ip": i.server.0.to_string(),
-            "server_port": i.server.1,
-            "ip_proto": i.proto.number(),
-            "community_id": i.community_id,
-            "first_frame": i.first_frame,
-            "last_frame": summary.map(|x| x.last_frame),
-            "first_time": time_str(i.first_ts),
-            "last_time": summary.map(|x| time_str(x.last_ts)),
-            "c2s": dir_json(0),
-            "s2c": dir_json(1),
-            "gaps": s.gaps,
-            "gaps_listed_max": GAPS_LISTED,
-            "limit_gaps": s.limit_gaps,
-            "truncated_bytes": s.truncated_bytes,
-            "close_reason": summary.map(|x| x.reason.as_str()),
-        });
+        let rec = StreamRecord {
+            c2s: dir_rec(0),
+            client_ip: i.client.0,
+            client_port: i.client.1,
+            close_reason: summary.map(|x| x.reason.as_str()),
+            community_id: &i.community_id,
+            first_frame: i.first_frame,
+            first_time: time_str(i.first_ts),
+            gaps: &s.gaps,
+            gaps_listed_max: GAPS_LISTED,
+            ip_proto: i.proto.number(),
+            last_frame: summary.map(|x| x.last_frame),
+            last_time: summary.map(|x| time_str(x.last_ts)),
+            limit_gaps: s.limit_gaps,
+            proto: match i.proto {
+                Proto::Tcp => "tcp",
+                Proto::Udp => "udp",
+            },
+            s2c: dir_rec(1),
+            server_ip: i.server.0,
+            server_port: i.server.1,
+            stream: i.stream,
+            truncated_bytes: s.truncated_bytes,
+        };
         serde_json::to_writer(&mut self.jsonl, &rec)?;
         self.jsonl.write_all(b"\n")
     }

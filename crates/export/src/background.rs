@@ -7,8 +7,10 @@
 //! an object's file was closed is written once that file's digest is known: the record carries
 //! placeholders ([`fact`]) that this thread replaces with the file's final name and SHA-256.
 //!
-//! Commands travel in batches (one wake-up per megabyte, not per write), and emptied buffers
-//! come back to be reused, so the two threads do not pass allocations to each other.
+//! Commands travel in batches (one wake-up per megabyte, not per write); names and manifest
+//! lines travel as text in the batch's own buffer (serialized here), and batches and emptied
+//! buffers come back to be reused, so the two threads do not pass allocations to each other:
+//! glibc takes an arena lock for every block freed by a thread other than its allocator's.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -73,10 +75,11 @@ pub struct BackgroundReport {
 }
 
 enum Cmd {
+    /// The name hint is `text[hint.0..hint.1]`.
     Create {
         id: u64,
         subdir: Option<PathBuf>,
-        hint: String,
+        hint: (usize, usize),
     },
     Write {
         id: u64,
@@ -95,7 +98,8 @@ enum Cmd {
         into: u64,
     },
     Manifest(File, PathBuf),
-    Record(Value),
+    /// A manifest line (JSON, with placeholders): `text[start..end]`.
+    Record(usize, usize),
     Discard(Value),
     Query {
         id: u64,
@@ -118,11 +122,13 @@ const POOL_MAX: usize = 64;
 const DONE_MAX: usize = 1 << 16;
 
 struct Inner {
-    tx: Option<SyncSender<Vec<Cmd>>>,
-    back: Receiver<Vec<Vec<u8>>>,
+    tx: Option<SyncSender<Batch>>,
+    back: Receiver<Batch>,
     handle: Option<JoinHandle<BackgroundReport>>,
-    batch: Vec<Cmd>,
+    batch: Batch,
     batch_bytes: usize,
+    /// Emptied batches to fill again.
+    spare: Vec<Batch>,
     pool: Vec<Vec<u8>>,
     next_id: u64,
 }
@@ -136,16 +142,17 @@ pub struct Background {
 impl Background {
     /// Starts the writer thread for the output directory `root`.
     pub fn spawn(root: PathBuf) -> Background {
-        let (tx, rx) = sync_channel::<Vec<Cmd>>(QUEUE);
-        let (back_tx, back) = sync_channel::<Vec<Vec<u8>>>(2 * QUEUE + 2);
+        let (tx, rx) = sync_channel::<Batch>(QUEUE);
+        let (back_tx, back) = sync_channel::<Batch>(2 * QUEUE + 2);
         let handle = std::thread::spawn(move || Writer::new(root).run(rx, back_tx));
         Background {
             inner: Rc::new(RefCell::new(Inner {
                 tx: Some(tx),
                 back,
                 handle: Some(handle),
-                batch: Vec::with_capacity(BATCH_CMDS),
+                batch: Batch::default(),
                 batch_bytes: 0,
+                spare: Vec::new(),
                 pool: Vec::new(),
                 next_id: 0,
             })),
@@ -154,9 +161,9 @@ impl Background {
 
     fn send(&self, cmd: Cmd, bytes: usize) {
         let mut i = self.inner.borrow_mut();
-        i.batch.push(cmd);
+        i.batch.cmds.push(cmd);
         i.batch_bytes += bytes;
-        if i.batch_bytes >= BATCH_BYTES || i.batch.len() >= BATCH_CMDS {
+        if i.batch_bytes >= BATCH_BYTES || i.batch.cmds.len() >= BATCH_CMDS {
             i.send_batch();
         }
     }
@@ -169,11 +176,12 @@ impl Background {
             i.next_id += 1;
             i.next_id
         };
+        let hint = self.inner.borrow_mut().batch.text(hint.as_bytes());
         self.send(
             Cmd::Create {
                 id,
                 subdir: subdir.map(Path::to_path_buf),
-                hint: hint.to_string(),
+                hint,
             },
             0,
         );
@@ -211,7 +219,17 @@ impl Background {
 
     /// Appends a record to the manifest, once every file it references is finished.
     pub fn record(&self, rec: Value) {
-        self.send(Cmd::Record(rec), 0);
+        let (start, end) = {
+            let mut i = self.inner.borrow_mut();
+            let t = &mut i.batch.text;
+            let start = t.len();
+            if serde_json::to_writer(&mut *t, &rec).is_err() {
+                t.truncate(start);
+                return;
+            }
+            (start, t.len())
+        };
+        self.send(Cmd::Record(start, end), end - start);
     }
 
     /// A record that is not to be listed: the file named by its `"file"` is deleted.
@@ -257,27 +275,50 @@ impl Background {
 
 impl Inner {
     fn send_batch(&mut self) {
-        if self.batch.is_empty() {
+        if self.batch.cmds.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_CMDS));
-        self.batch_bytes = 0;
         self.take_back();
+        let next = self.spare.pop().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
+        self.batch_bytes = 0;
         // If the thread has gone (it panicked), `finish` reports it.
         if let Some(tx) = self.tx.as_ref() {
             let _ = tx.send(batch);
         }
     }
 
-    /// Takes buffers the thread has emptied: some are kept, the rest freed on this thread.
+    /// Takes batches the thread has emptied: their buffers are kept for reuse (up to a
+    /// bound), the rest freed on this thread.
     fn take_back(&mut self) {
-        while let Ok(bufs) = self.back.try_recv() {
-            for b in bufs {
-                if self.pool.len() < POOL_MAX && b.capacity() >= FILE_CHUNK {
-                    self.pool.push(b);
+        while let Ok(mut b) = self.back.try_recv() {
+            for buf in b.bufs.drain(..) {
+                if self.pool.len() < POOL_MAX && buf.capacity() >= FILE_CHUNK {
+                    self.pool.push(buf);
                 }
             }
+            if self.spare.len() < 2 {
+                self.spare.push(b);
+            }
         }
+    }
+}
+
+/// Commands sent together, with the text they reference; it comes back emptied.
+#[derive(Default)]
+struct Batch {
+    cmds: Vec<Cmd>,
+    text: Vec<u8>,
+    /// On the way back: the data buffers of the writes, emptied.
+    bufs: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    /// Appends `t` to the text; its range.
+    fn text(&mut self, t: &[u8]) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.extend_from_slice(t);
+        (start, self.text.len())
     }
 }
 
@@ -378,16 +419,18 @@ impl Writer {
         }
     }
 
-    fn run(mut self, rx: Receiver<Vec<Cmd>>, back: SyncSender<Vec<Vec<u8>>>) -> BackgroundReport {
-        for batch in rx {
-            let mut emptied = Vec::new();
-            for cmd in batch {
-                if let Some(buf) = self.apply(cmd) {
-                    emptied.push(buf);
+    fn run(mut self, rx: Receiver<Batch>, back: SyncSender<Batch>) -> BackgroundReport {
+        for mut batch in rx {
+            let text = std::mem::take(&mut batch.text);
+            for cmd in batch.cmds.drain(..) {
+                if let Some(buf) = self.apply(cmd, &text) {
+                    batch.bufs.push(buf);
                 }
             }
+            batch.text = text;
+            batch.text.clear();
             // Reused or freed by the parser; if it is behind, freed here.
-            let _ = back.try_send(emptied);
+            let _ = back.try_send(batch);
         }
         // Files the parser never closed (it stopped early): close them now.
         let ids: Vec<u64> = self.open.keys().copied().collect();
@@ -408,9 +451,10 @@ impl Writer {
     }
 
     /// Applies one command; returns a buffer that can be reused.
-    fn apply(&mut self, cmd: Cmd) -> Option<Vec<u8>> {
+    fn apply(&mut self, cmd: Cmd, text: &[u8]) -> Option<Vec<u8>> {
         match cmd {
             Cmd::Create { id, subdir, hint } => {
+                let hint = String::from_utf8_lossy(&text[hint.0..hint.1]);
                 let o = match create_unique(&self.root, subdir.as_deref(), &hint) {
                     Ok((rel, f)) => Open {
                         file: Some(f),
@@ -470,21 +514,10 @@ impl Writer {
                 self.remember(into, res);
             }
             Cmd::Manifest(f, path) => self.manifest = Some((BufWriter::new(f), path)),
-            Cmd::Record(mut rec) => {
-                let mut errors = Vec::new();
-                self.resolve(&mut rec, &mut errors);
-                if !errors.is_empty()
-                    && let Some(Value::Array(a)) = rec.get_mut("anomalies")
-                {
-                    for e in errors {
-                        a.push(serde_json::json!({ "write_error": e }));
-                    }
-                }
+            Cmd::Record(start, end) => {
+                let line = self.resolve_line(&text[start..end]);
                 if let Some((w, path)) = self.manifest.as_mut() {
-                    let r = serde_json::to_writer(&mut *w, &rec)
-                        .map_err(io::Error::other)
-                        .and_then(|()| w.write_all(b"\n"));
-                    match r {
+                    match w.write_all(&line).and_then(|()| w.write_all(b"\n")) {
                         Ok(()) => self.report.records += 1,
                         Err(e) => {
                             let msg = format!("cannot write {}: {e}", path.display());
@@ -542,6 +575,49 @@ impl Writer {
                 self.done.remove(&old);
             }
         }
+    }
+
+    /// A manifest line with its placeholders replaced. Placeholders appear in the serialized
+    /// JSON as `"\u0000wiresift-fact:ID:WHAT"`; a line that references a file with a write
+    /// error is parsed and gets the error in its `anomalies`.
+    fn resolve_line(&self, line: &[u8]) -> Vec<u8> {
+        const TOKEN: &[u8] = b"\"\\u0000wiresift-fact:";
+        let mut out = Vec::with_capacity(line.len() + 64);
+        let mut rest = line;
+        let mut had_error = false;
+        while let Some(i) = rest.windows(TOKEN.len()).position(|w| w == TOKEN) {
+            out.extend_from_slice(&rest[..i]);
+            let after = &rest[i + TOKEN.len()..];
+            let Some(close) = after.iter().position(|&b| b == b'"') else {
+                out.extend_from_slice(&rest[i..]);
+                rest = &[];
+                break;
+            };
+            let inner = String::from_utf8_lossy(&after[..close]);
+            let mut v = Value::String(format!("{PLACEHOLDER}{inner}"));
+            let mut errors = Vec::new();
+            self.resolve(&mut v, &mut errors);
+            had_error |= !errors.is_empty();
+            let _ = serde_json::to_writer(&mut out, &v);
+            rest = &after[close + 1..];
+        }
+        out.extend_from_slice(rest);
+        if had_error {
+            // Rare: redo it on the parsed record, to list the errors.
+            if let Ok(mut rec) = serde_json::from_slice::<Value>(line) {
+                let mut errors = Vec::new();
+                self.resolve(&mut rec, &mut errors);
+                if let Some(Value::Array(a)) = rec.get_mut("anomalies") {
+                    for e in errors {
+                        a.push(serde_json::json!({ "write_error": e }));
+                    }
+                }
+                if let Ok(v) = serde_json::to_vec(&rec) {
+                    return v;
+                }
+            }
+        }
+        out
     }
 
     /// Replaces placeholders in `v`; collects write errors of the files referenced.
