@@ -15,7 +15,7 @@ mod writer;
 
 pub use error::{ReadError, ReadErrorKind};
 pub use linktype::LinkType;
-pub use reader::{CaptureReader, DecryptionSecrets, FileFormat, InterfaceStats};
+pub use reader::{ByteSource, CaptureReader, DecryptionSecrets, FileFormat, InterfaceStats};
 pub use writer::{OutputFormat, PcapNgWriter, PcapWriter, Writer};
 
 /// Nanoseconds since the Unix epoch.

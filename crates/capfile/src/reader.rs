@@ -61,8 +61,9 @@ pub struct InterfaceStats {
 /// A streaming capture reader. Memory: a few chunks of about 1 MiB in flight from the reading
 /// thread (more only for a record that is larger), plus the interface list and any decryption secrets.
 pub struct CaptureReader {
-    src: ReadAhead,
-    buf: Vec<u8>,
+    /// The reading thread, for streamed input; none for a mapped file.
+    src: Option<ReadAhead>,
+    buf: Buf,
     pos: usize,
     end: usize,
     /// File offset of `buf[0]`.
@@ -86,6 +87,32 @@ pub struct CaptureReader {
     pub shb_hardware: Option<String>,
     pub shb_os: Option<String>,
     pub shb_application: Option<String>,
+}
+
+/// Bytes given by the caller instead of read: a capture file mapped into memory (see
+/// `wiresift_capture::mapped`). Frames are borrowed from it without any copy.
+pub trait ByteSource: Send {
+    /// The whole file.
+    fn bytes(&self) -> &[u8];
+    /// Nothing before `offset` will be looked at again (a mapping may let those pages go, so
+    /// that resident memory stays small).
+    fn release_before(&mut self, offset: usize);
+}
+
+/// Where records are parsed from: chunks from the reading thread, or the caller's bytes.
+enum Buf {
+    Owned(Vec<u8>),
+    Mapped(Box<dyn ByteSource>),
+}
+
+impl std::ops::Deref for Buf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buf::Owned(v) => v,
+            Buf::Mapped(m) => m.bytes(),
+        }
+    }
 }
 
 fn u16_at(b: &[u8], big: bool) -> u16 {
@@ -179,13 +206,24 @@ impl CaptureReader {
         } else {
             Box::new(chained)
         };
+        CaptureReader::start(Some(ReadAhead::spawn(src)), Buf::Owned(Vec::new()), gzip)
+    }
+
+    /// Reads from bytes the caller holds (a mapped file; plain, not gzip-compressed).
+    pub fn from_bytes(src: Box<dyn ByteSource>) -> Result<CaptureReader, ReadError> {
+        CaptureReader::start(None, Buf::Mapped(src), false)
+    }
+
+    fn start(src: Option<ReadAhead>, buf: Buf, gzip: bool) -> Result<CaptureReader, ReadError> {
+        let mapped = src.is_none();
+        let end = buf.len();
         let mut r = CaptureReader {
-            src: ReadAhead::spawn(src),
-            buf: Vec::new(),
+            src,
+            buf,
             pos: 0,
-            end: 0,
+            end: if mapped { end } else { 0 },
             base: 0,
-            eof: false,
+            eof: mapped,
             failed: false,
             gzip,
             format: FileFormat::PcapNg,
@@ -257,19 +295,26 @@ impl CaptureReader {
     /// Ensures at least `n` bytes are buffered unless the input ends first; returns how many are.
     fn fill(&mut self, n: usize) -> Result<usize, ReadError> {
         while self.end - self.pos < n && !self.eof {
-            let chunk = match self.src.next() {
+            let (Some(src), Buf::Owned(own)) = (self.src.as_mut(), &mut self.buf) else {
+                self.eof = true;
+                break;
+            };
+            let chunk = match src.next() {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     self.eof = true;
                     break;
                 }
-                Err(e) => return Err(self.err(e.into())),
+                Err(e) => {
+                    let off = self.base.wrapping_add(self.pos as u64);
+                    return Err(ReadError::new(off, e.into()));
+                }
             };
             let tail = self.end - self.pos;
             if tail <= HEAD {
                 // Put the unread tail in front of the new chunk and take the chunk over.
                 let mut buf = chunk.buf;
-                buf[HEAD - tail..HEAD].copy_from_slice(&self.buf[self.pos..self.end]);
+                buf[HEAD - tail..HEAD].copy_from_slice(&own[self.pos..self.end]);
                 // `base` is the offset of buf[0]; it may wrap below zero (offsets are
                 // `base + pos`, computed with the same wrapping arithmetic).
                 self.base = self
@@ -278,18 +323,17 @@ impl CaptureReader {
                     .wrapping_sub((HEAD - tail) as u64);
                 self.pos = HEAD - tail;
                 self.end = HEAD + chunk.len;
-                let old = std::mem::replace(&mut self.buf, buf);
-                self.src.recycle(old);
+                let old = std::mem::replace(own, buf);
+                src.recycle(old);
             } else {
                 // A record larger than the spare room: grow our own buffer instead.
-                self.buf.copy_within(self.pos..self.end, 0);
+                own.copy_within(self.pos..self.end, 0);
                 self.base = self.base.wrapping_add(self.pos as u64);
                 self.end = tail;
                 self.pos = 0;
-                self.buf.truncate(self.end);
-                self.buf
-                    .extend_from_slice(&chunk.buf[HEAD..HEAD + chunk.len]);
-                self.src.recycle(chunk.buf);
+                own.truncate(self.end);
+                own.extend_from_slice(&chunk.buf[HEAD..HEAD + chunk.len]);
+                src.recycle(chunk.buf);
             }
         }
         Ok(self.end - self.pos)
@@ -388,6 +432,9 @@ impl CaptureReader {
         match r {
             Ok(Some(f)) => {
                 self.frames += 1;
+                if let Buf::Mapped(m) = &mut self.buf {
+                    m.release_before(f.start);
+                }
                 self.cur = Some(f);
                 Ok(true)
             }

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
-use wiresift_capfile::CaptureReader;
 use wiresift_dissect::FrameMeta;
 use wiresift_engine::{Engine, EngineOptions, Fanout, FrameSource};
 use wiresift_export::{ExportSummary, Extractor, Manifest, ObjectDir};
@@ -192,7 +191,7 @@ fn record_is(rec: &Value, what: &str) -> bool {
 }
 
 pub fn run(a: ExportArgs) -> Result<Outcome> {
-    let mut reader = match CaptureReader::open(&a.file) {
+    let mut reader = match crate::output::open_capture(&a.file) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wiresift: {}: {e}", a.file.display());

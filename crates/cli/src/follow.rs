@@ -130,7 +130,7 @@ pub struct FollowArgs {
 
 /// Opens a capture, reporting failures as wiresift does.
 pub fn open(path: &Path) -> Option<CaptureReader> {
-    match CaptureReader::open(path) {
+    match crate::output::open_capture(path) {
         Ok(r) => Some(r),
         Err(e) => {
             eprintln!("wiresift: {}: {e}", path.display());
@@ -325,6 +325,9 @@ pub fn run(a: FollowArgs) -> Result<Outcome> {
         };
         let stdout = io::stdout().lock();
         let mut h = FollowOut::new(proto, format, set, Box::new(stdout), a.spool_memory);
+        if a.proto == ProtoArg::Tls {
+            h.fproto = FollowProto::Tls;
+        }
         let single = a.stream.is_some();
         let d = match tls.as_mut() {
             Some(t) => drive(&mut reader, &mut eng, &mut t.wrap(&mut h), &a.file, |_| {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use wiresift_capfile::{CaptureReader, FileFormat};
+use wiresift_capfile::FileFormat;
 use wiresift_dissect::fmt::{TimeFormat, push_time};
 
 use crate::Outcome;
@@ -52,7 +52,7 @@ pub fn run(a: InfoArgs) -> Result<Outcome> {
 }
 
 fn info_one(path: &PathBuf) -> Outcome {
-    let mut r = match CaptureReader::open(path) {
+    let mut r = match crate::output::open_capture(path) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wiresift: {}: {e}", path.display());

@@ -62,3 +62,27 @@ pub fn advance_or_report(
         }
     }
 }
+
+/// Opens a capture for one pass: a large regular file is mapped (no copy out of the page
+/// cache, see `wiresift_capture::mapped`); anything else (stdin, pipes, gzip, small files) is
+/// read on the reader's own thread.
+pub fn open_capture(
+    path: &std::path::Path,
+) -> Result<wiresift_capfile::CaptureReader, wiresift_capfile::ReadError> {
+    use wiresift_capfile::{ByteSource, CaptureReader, ReadError};
+    if path.as_os_str() != "-" && std::env::var_os("WIRESIFT_NO_MMAP").is_none() {
+        match wiresift_capture::mapped::MappedFile::open(path) {
+            Ok(Some(m)) if !m.bytes().starts_with(&[0x1f, 0x8b]) => {
+                return CaptureReader::from_bytes(Box::new(m));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ReadError {
+                    offset: 0,
+                    kind: e.into(),
+                });
+            }
+        }
+    }
+    CaptureReader::open(path)
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use wiresift_capfile::{CaptureReader, OutputFormat, Writer};
+use wiresift_capfile::{OutputFormat, Writer};
 use wiresift_capture::CaptureFilter;
 use wiresift_dissect::fmt::{push_hexdump, push_time};
 use wiresift_dissect::{FrameMeta, Summarizer, TimeFormat, decode};
@@ -135,7 +135,7 @@ fn local_ifnames() -> std::collections::HashMap<u32, String> {
 }
 
 pub fn run(a: ReadArgs) -> Result<Outcome> {
-    let mut reader = match CaptureReader::open(&a.file) {
+    let mut reader = match crate::output::open_capture(&a.file) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wiresift: {}: {e}", a.file.display());

@@ -58,6 +58,8 @@ impl std::str::FromStr for FollowFormat {
 pub enum FollowProto {
     Tcp,
     Udp,
+    /// Decrypted TLS: `Follow: tls,...` but `Filter: tcp.stream eq N`, as tshark prints it.
+    Tls,
 }
 
 impl FollowProto {
@@ -65,6 +67,15 @@ impl FollowProto {
         match self {
             FollowProto::Tcp => "tcp",
             FollowProto::Udp => "udp",
+            FollowProto::Tls => "tls",
+        }
+    }
+
+    /// The protocol of the stream number in the `Filter:` line.
+    pub fn stream_proto(self) -> &'static str {
+        match self {
+            FollowProto::Udp => "udp",
+            FollowProto::Tcp | FollowProto::Tls => "tcp",
         }
     }
 }
@@ -153,8 +164,9 @@ impl<W: Write> FollowWriter<W> {
             _ => {
                 write!(
                     self.out,
-                    "\n{SEPARATOR}Follow: {p},{f}\nFilter: {p}.stream eq {s}\n",
+                    "\n{SEPARATOR}Follow: {p},{f}\nFilter: {q}.stream eq {s}\n",
                     p = self.proto.as_str(),
+                    q = self.proto.stream_proto(),
                     f = self.format.as_str(),
                     s = self.stream
                 )?;

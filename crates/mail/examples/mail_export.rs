@@ -29,15 +29,16 @@ fn main() {
         eng.process(&f, &mut x);
         x.drain_records(&mut recs);
         for rec in recs.drain(..) {
-            man.append(&rec).unwrap();
+            man.append(&rec);
         }
     }
     eng.finish(&mut x);
     x.drain_records(&mut recs);
     for rec in recs.drain(..) {
-        man.append(&rec).unwrap();
+        man.append(&rec);
     }
-    man.flush().unwrap();
+    let report = man.finish();
+    assert!(report.first_error.is_none(), "{report:?}");
     let s = x.summary();
     eprintln!(
         "{} messages, {} bytes, {} truncated; {:?}",

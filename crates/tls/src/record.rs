@@ -98,6 +98,19 @@ impl RecordBuffer {
         self.pos = 0;
     }
 
+    /// The record waiting for the rest of its bytes: (bytes buffered, whole record length
+    /// with its header when the header is complete). `None` when nothing is pending.
+    pub fn partial(&self) -> Option<(usize, Option<usize>)> {
+        let rest = &self.buf[self.pos..];
+        if rest.is_empty() {
+            return None;
+        }
+        Some((
+            rest.len(),
+            parse_header(rest).map(|h| 5 + usize::from(h.length)),
+        ))
+    }
+
     /// The next complete record, if any.
     pub fn next_record(&mut self) -> Next<'_> {
         let rest = &self.buf[self.pos..];
@@ -194,6 +207,17 @@ mod tests {
         assert_eq!(rb.next_record(), Next::Incomplete);
         rb.push(b"GET / HTTP/1.1\r\n");
         assert_eq!(rb.next_record(), Next::NotTls);
+    }
+
+    #[test]
+    fn partial_record_is_reported() {
+        let mut rb = RecordBuffer::new();
+        assert_eq!(rb.partial(), None);
+        rb.push(&[23, 3]);
+        assert_eq!(rb.partial(), Some((2, None)));
+        rb.push(&[3, 0, 10, 1, 2, 3]);
+        assert_eq!(rb.next_record(), Next::Incomplete);
+        assert_eq!(rb.partial(), Some((8, Some(15))));
     }
 
     #[test]

@@ -101,9 +101,10 @@ impl RsaKey {
         self.key.size()
     }
 
-    /// Decrypts an encrypted pre-master secret. RSA PKCS#1 v1.5 with implicit rejection: a
-    /// wrong key gives a wrong (random-looking) secret, found out by the Finished/MAC check;
-    /// a result that is not 48 bytes is `None`.
+    /// Decrypts an encrypted pre-master secret (RSA PKCS#1 v1.5). A wrong key almost always
+    /// fails the padding check and gives `None`, as does a result that is not 48 bytes; the
+    /// rare wrong key whose padding happens to check out gives a wrong secret, found out by
+    /// the record MAC/tag check.
     pub fn decrypt_premaster(&self, encrypted: &[u8]) -> Option<Vec<u8>> {
         if encrypted.len() != self.key.size() {
             return None;

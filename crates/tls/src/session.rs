@@ -22,15 +22,37 @@ const MAX_EVENT_BYTES: usize = 16 * 1024;
 const MAX_TRANSCRIPT: usize = 1 << 20;
 /// Resumption cache entries (session ids and tickets → master secrets).
 const MAX_CACHE: usize = 65_536;
+/// 0-RTT records kept until the ServerHello names the cipher suite (bytes, per session).
+const MAX_EARLY_HELD: usize = 256 * 1024;
 
 /// Master secrets of sessions seen earlier in the capture, for abbreviated handshakes.
 #[derive(Default)]
 pub struct ResumptionCache {
     by_id: HashMap<Vec<u8>, Vec<u8>>,
     by_ticket: HashMap<Vec<u8>, Vec<u8>>,
+    /// Session ids and tickets of full handshakes whose master secret could not be derived,
+    /// with their TCP stream: a resumption of one of them says so instead of "not in the
+    /// capture".
+    undecrypted_id: HashMap<Vec<u8>, u64>,
+    undecrypted_ticket: HashMap<Vec<u8>, u64>,
 }
 
 impl ResumptionCache {
+    fn note_undecrypted(&mut self, id: &[u8], ticket: Option<&[u8]>, stream: u64) {
+        for (map, key) in [
+            (&mut self.undecrypted_id, Some(id)),
+            (&mut self.undecrypted_ticket, ticket),
+        ] {
+            let Some(key) = key.filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            if map.len() >= MAX_CACHE {
+                map.clear();
+            }
+            map.insert(key.to_vec(), stream);
+        }
+    }
+
     fn insert_id(&mut self, id: &[u8], master: &[u8]) {
         if id.is_empty() {
             return;
@@ -185,6 +207,12 @@ pub struct Session {
     encrypted_pms: Option<Vec<u8>>,
     pending_ticket: Option<Vec<u8>>,
     resumed: bool,
+    /// A ClientKeyExchange was seen: a full handshake, not a resumption.
+    kx_seen: bool,
+    /// Client records sent before the ServerHello after offering early data (0-RTT): kept
+    /// until the ServerHello gives the cipher suite, then decrypted.
+    early_held: Vec<(crate::record::Header, Vec<u8>)>,
+    early_held_bytes: usize,
     /// Why keys are missing (first reason wins).
     no_key: Option<String>,
     /// Why decryption failed or stopped.
@@ -211,6 +239,9 @@ impl Session {
             encrypted_pms: None,
             pending_ticket: None,
             resumed: false,
+            kx_seen: false,
+            early_held: Vec::new(),
+            early_held_bytes: 0,
             no_key: None,
             failure: None,
         }
@@ -228,6 +259,24 @@ impl Session {
     /// The negotiated version (after the ServerHello).
     pub fn version(&self) -> Option<u16> {
         self.sh.as_ref().map(|s| s.version)
+    }
+
+    /// TLS 1.3 negotiated: by the ServerHello, or (before it) by a HelloRetryRequest, which
+    /// only TLS 1.3 has.
+    fn is_tls13(&self) -> bool {
+        match &self.sh {
+            Some(sh) => sh.version == 0x0304,
+            None => self.hrr,
+        }
+    }
+
+    /// The client offered TLS 1.3 (supported_versions), or the server already asked for a retry.
+    fn offers_tls13(&self) -> bool {
+        self.hrr
+            || self
+                .ch
+                .as_ref()
+                .is_some_and(|c| c.supported_versions.contains(&0x0304))
     }
 
     fn client_random_hex(&self) -> String {
@@ -278,6 +327,14 @@ impl Session {
                 }
             };
             self.record(dir, hdr, &payload, ctx, out);
+            if dir == Direction::ServerToClient && self.sh.is_some() && !self.early_held.is_empty()
+            {
+                // The ServerHello is in: the client's early records can be decrypted now.
+                self.early_held_bytes = 0;
+                for (h, p) in std::mem::take(&mut self.early_held) {
+                    self.process(Direction::ClientToServer, h, &p, ctx, out, false);
+                }
+            }
             if self.dirs[d].stopped {
                 break;
             }
@@ -336,7 +393,47 @@ impl Session {
         let d = dir.index();
         self.dirs[d].records += 1;
         let has_ev = self.event(ctx, hdr);
-        let tls13 = self.version() == Some(0x0304);
+        let early = dir == Direction::ClientToServer
+            && self.sh.is_none()
+            && self.ch.as_ref().is_some_and(|c| c.early_data)
+            && (hdr.content_type == ct::APPLICATION_DATA || !self.early_held.is_empty());
+        if early {
+            if hdr.content_type == ct::APPLICATION_DATA {
+                Self::with_event(ctx, has_ev, |e| {
+                    e.app_data = Some(payload[..payload.len().min(MAX_EVENT_BYTES)].to_vec())
+                });
+            }
+            if self.hrr {
+                // A HelloRetryRequest rejects early data (RFC 8446 4.2.10): the server skips it.
+                self.dirs[d].skipped += 1;
+            } else if self.early_held_bytes + payload.len() <= MAX_EARLY_HELD {
+                self.early_held_bytes += payload.len();
+                self.early_held.push((hdr, payload.to_vec()));
+            } else {
+                self.set_failure(format!(
+                    "{}: more than {MAX_EARLY_HELD} bytes of early data before the ServerHello; this direction is not decrypted",
+                    dir_name(dir)
+                ));
+                self.dirs[d].failed = true;
+                self.early_held.clear();
+            }
+            return;
+        }
+        self.process(dir, hdr, payload, ctx, out, has_ev);
+    }
+
+    /// One record of `dir` after it was counted (and described, with `has_ev`).
+    fn process(
+        &mut self,
+        dir: Direction,
+        hdr: crate::record::Header,
+        payload: &[u8],
+        ctx: &mut Ctx<'_>,
+        out: &mut dyn FnMut(Direction, &[u8]),
+        has_ev: bool,
+    ) {
+        let d = dir.index();
+        let tls13 = self.is_tls13();
         let protected =
             self.dirs[d].encrypted && !(tls13 && hdr.content_type == ct::CHANGE_CIPHER_SPEC);
         if hdr.content_type == ct::APPLICATION_DATA {
@@ -347,7 +444,15 @@ impl Session {
         if !protected {
             match hdr.content_type {
                 ct::HANDSHAKE => self.handshake_bytes(dir, payload, ctx, has_ev),
-                ct::CHANGE_CIPHER_SPEC if !tls13 => self.activate(dir, ctx),
+                // A ChangeCipherSpec before the ServerHello is TLS 1.3's middlebox-compatibility
+                // record (RFC 8446 D.4: after a HelloRetryRequest, or the client's before early
+                // data); TLS 1.0-1.2 never sends one there. It changes nothing.
+                ct::CHANGE_CIPHER_SPEC if !tls13 => {
+                    let compat = self.sh.is_none() && self.offers_tls13();
+                    if !compat {
+                        self.activate(dir, ctx)
+                    }
+                }
                 ct::ALERT => {
                     let a = (payload.len() == 2).then(|| (payload[0], payload[1]));
                     Self::with_event(ctx, has_ev, |e| e.alert = Some(a));
@@ -477,7 +582,7 @@ impl Session {
     fn message(&mut self, dir: Direction, m: &[u8], ctx: &mut Ctx<'_>, has_ev: bool) {
         let t = m[0];
         let body = &m[4..];
-        let tls13 = self.version() == Some(0x0304);
+        let tls13 = self.is_tls13();
         if self.transcript_on && !tls13 && t != msg::HELLO_REQUEST {
             if self.transcript.len() + m.len() <= MAX_TRANSCRIPT {
                 self.transcript.extend_from_slice(m);
@@ -522,6 +627,11 @@ impl Session {
                     }
                     if sh.hrr {
                         self.hrr = true;
+                        // Early data held for this ServerHello was rejected by the retry.
+                        let rejected = std::mem::take(&mut self.early_held);
+                        self.dirs[Direction::ClientToServer.index()].skipped +=
+                            rejected.len() as u64;
+                        self.early_held_bytes = 0;
                     } else {
                         self.server_hello(sh, ctx);
                     }
@@ -536,6 +646,7 @@ impl Session {
                 }
             }
             msg::CLIENT_KEY_EXCHANGE if dir == Direction::ClientToServer && !tls13 => {
+                self.kx_seen = true;
                 if self.suite.is_some_and(|s| s.kx == Kx::Rsa) {
                     self.encrypted_pms = Some(handshake::rsa_encrypted_premaster(body).to_vec());
                 }
@@ -689,6 +800,8 @@ impl Session {
         {
             return Ok(m);
         }
+        // RSA keys for this server that were tried on its pre-master secret (for the reason).
+        let mut rsa_tried = 0;
         if let Some(epms) = &self.encrypted_pms {
             let pms = ctx
                 .keys
@@ -700,6 +813,7 @@ impl Session {
                         .rsa
                         .iter()
                         .filter(|k| k.applies_to(self.server) && k.size() == epms.len())
+                        .inspect(|_| rsa_tried += 1)
                         .find_map(|k| k.decrypt_premaster(epms))
                 });
             if let Some(pms) = pms {
@@ -739,7 +853,23 @@ impl Session {
         {
             return Ok(m.clone());
         }
-        let why = if self.resumed {
+        let earlier = ctx
+            .cache
+            .undecrypted_id
+            .get(&sh.session_id)
+            .filter(|_| self.resumed)
+            .or_else(|| {
+                ch.ticket
+                    .as_ref()
+                    .filter(|t| !t.is_empty())
+                    .and_then(|t| ctx.cache.undecrypted_ticket.get(t))
+            })
+            .filter(|_| !self.kx_seen);
+        let why = if let Some(stream) = earlier {
+            format!(
+                "no key for client random {crx} (resumed session: the full handshake it resumes, tcp.stream {stream}, could not be decrypted either)"
+            )
+        } else if self.resumed {
             format!(
                 "no key for client random {crx} (resumed session whose full handshake is not in the capture)"
             )
@@ -747,6 +877,11 @@ impl Session {
             if ctx.keys.rsa.iter().any(|k| k.applies_to(self.server)) {
                 if self.encrypted_pms.is_none() {
                     format!("no key for client random {crx} (no ClientKeyExchange seen)")
+                } else if rsa_tried > 0 {
+                    format!(
+                        "no key for client random {crx} (the RSA key given for {}:{} does not decrypt the pre-master secret: a different server's key?)",
+                        self.server.0, self.server.1
+                    )
                 } else {
                     format!(
                         "no key for client random {crx} (no RSA key of the right size for {}:{})",
@@ -790,6 +925,14 @@ impl Session {
             let master = match self.master_secret(ctx) {
                 Ok(m) => m,
                 Err(why) => {
+                    if let Some(sh) = self.sh.as_ref().filter(|_| self.kx_seen) {
+                        let stream = self.flow.stream;
+                        ctx.cache.note_undecrypted(
+                            &sh.session_id,
+                            self.pending_ticket.as_deref(),
+                            stream,
+                        );
+                    }
                     self.set_no_key(why);
                     return;
                 }
@@ -839,6 +982,46 @@ impl Session {
         self.dirs[d].cipher = DirCipher::new(suite.enc, suite.mac, keys, version, etm);
     }
 
+    /// Where the stream ends inside a record or handshake message (the capture stopped, or
+    /// the connection was cut): that last piece was not decrypted.
+    fn cut_short(&self) -> Option<String> {
+        for (i, d) in self.dirs.iter().enumerate() {
+            if d.stopped {
+                continue;
+            }
+            let dir = if i == 0 {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            };
+            if let Some((have, want)) = d.rec.partial() {
+                let of = want.map(|w| format!(" of {w}")).unwrap_or_default();
+                return Some(format!(
+                    "{}: the stream ends inside record {} ({have}{of} bytes in the capture); that record is not decrypted",
+                    dir_name(dir),
+                    d.records + 1
+                ));
+            }
+            if d.hs.pending() > 0 {
+                return Some(format!(
+                    "{}: the stream ends inside a handshake message ({} bytes of it in the capture)",
+                    dir_name(dir),
+                    d.hs.pending()
+                ));
+            }
+        }
+        if self.sh.is_some() && !self.is_tls13() {
+            for (d, name) in self.dirs.iter().zip(["client→server", "server→client"]) {
+                if !d.encrypted {
+                    return Some(format!(
+                        "{name}: no ChangeCipherSpec in the capture (the handshake did not finish)"
+                    ));
+                }
+            }
+        }
+        None
+    }
+
     /// The session's report.
     pub fn report(&self) -> SessionReport {
         let records = [self.dirs[0].records, self.dirs[1].records];
@@ -852,26 +1035,29 @@ impl Session {
         } else if self.no_key.is_some() {
             SessionStatus::NoKey
         } else if self.sh.is_none()
-            || self
-                .dirs
-                .iter()
-                .all(|d| d.cipher.is_none() && d.decrypted == 0)
+            || (decrypted.iter().sum::<u64>() == 0 && self.dirs.iter().any(|d| d.cipher.is_none()))
         {
             SessionStatus::Incomplete
         } else {
             SessionStatus::Decrypted
         };
         let reason = match status {
-            SessionStatus::Decrypted => self.failure.clone(),
+            SessionStatus::Decrypted => self.failure.clone().or_else(|| self.cut_short()),
             SessionStatus::NoKey => self.no_key.clone(),
             SessionStatus::Failed => self.failure.clone(),
-            SessionStatus::Incomplete => Some(if self.ch.is_none() {
-                "no ClientHello in the capture (started mid-session?)".to_string()
-            } else if self.sh.is_none() {
-                "no ServerHello in the capture".to_string()
-            } else {
-                "handshake did not finish in the capture".to_string()
-            }),
+            SessionStatus::Incomplete => {
+                let base = if self.ch.is_none() {
+                    "no ClientHello in the capture (started mid-session?)"
+                } else if self.sh.is_none() {
+                    "no ServerHello in the capture"
+                } else {
+                    "handshake did not finish in the capture"
+                };
+                Some(match self.cut_short() {
+                    Some(cut) => format!("{base}; {cut}"),
+                    None => base.to_string(),
+                })
+            }
         };
         SessionReport {
             flow: self.flow,
@@ -895,5 +1081,643 @@ impl Session {
             decrypted_records: decrypted,
             plaintext_bytes: [self.dirs[0].plaintext, self.dirs[1].plaintext],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Whole sessions built byte by byte (records sealed here with the keys a key log names),
+    //! pushed through [`Session`] the way the flow engine would: what is forwarded, and the
+    //! status and reason each session ends with.
+
+    use std::net::Ipv4Addr;
+
+    use aes_gcm::aead::AeadInOut;
+    use aes_gcm::{Aes128Gcm, KeyInit};
+    use wiresift_flow::Proto;
+
+    use super::*;
+    use crate::cipher::{key_block_len, split_key_block};
+    use crate::handshake::HRR_RANDOM;
+
+    const C: Direction = Direction::ClientToServer;
+    const S: Direction = Direction::ServerToClient;
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+    fn record(t: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![t, 3, 3];
+        v.extend((body.len() as u16).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn hs(t: u8, body: &[u8]) -> Vec<u8> {
+        let n = body.len() as u32;
+        let mut v = vec![t, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn exts(list: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut e = Vec::new();
+        for (t, d) in list {
+            e.extend(t.to_be_bytes());
+            e.extend((d.len() as u16).to_be_bytes());
+            e.extend_from_slice(d);
+        }
+        let mut v = (e.len() as u16).to_be_bytes().to_vec();
+        v.extend(e);
+        v
+    }
+
+    fn client_hello(random: [u8; 32], sid: &[u8], suite: u16, ext: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend(random);
+        b.push(sid.len() as u8);
+        b.extend_from_slice(sid);
+        b.extend([0, 2]);
+        b.extend(suite.to_be_bytes());
+        b.extend([1, 0]);
+        b.extend(exts(ext));
+        hs(msg::CLIENT_HELLO, &b)
+    }
+
+    fn server_hello(random: [u8; 32], sid: &[u8], suite: u16, ext: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend(random);
+        b.push(sid.len() as u8);
+        b.extend_from_slice(sid);
+        b.extend(suite.to_be_bytes());
+        b.push(0);
+        b.extend(exts(ext));
+        hs(msg::SERVER_HELLO, &b)
+    }
+
+    /// AES-128-GCM record protection of one direction, TLS 1.2 (explicit nonce) or 1.3.
+    struct Seal {
+        aead: Aes128Gcm,
+        iv: Vec<u8>,
+        seq: u64,
+        tls13: bool,
+    }
+
+    impl Seal {
+        fn tls12(key: &[u8], iv: &[u8]) -> Seal {
+            Seal {
+                aead: Aes128Gcm::new_from_slice(key).unwrap(),
+                iv: iv.to_vec(),
+                seq: 0,
+                tls13: false,
+            }
+        }
+
+        fn tls13(secret: &[u8]) -> Seal {
+            let key = prf::hkdf_expand_label(HashAlg::Sha256, secret, b"key", b"", 16);
+            let iv = prf::hkdf_expand_label(HashAlg::Sha256, secret, b"iv", b"", 12);
+            Seal {
+                aead: Aes128Gcm::new_from_slice(&key).unwrap(),
+                iv,
+                seq: 0,
+                tls13: true,
+            }
+        }
+
+        /// One protected record carrying `content` of type `t`.
+        fn seal(&mut self, t: u8, content: &[u8]) -> Vec<u8> {
+            let mut nonce = [0u8; 12];
+            let (mut buf, outer, aad, explicit) = if self.tls13 {
+                nonce.copy_from_slice(&self.iv);
+                for (n, s) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
+                    *n ^= s;
+                }
+                let mut inner = content.to_vec();
+                inner.push(t);
+                let len = (inner.len() + 16) as u16;
+                let mut aad = vec![ct::APPLICATION_DATA, 3, 3];
+                aad.extend(len.to_be_bytes());
+                (inner, ct::APPLICATION_DATA, aad, Vec::new())
+            } else {
+                nonce[..4].copy_from_slice(&self.iv);
+                nonce[4..].copy_from_slice(&self.seq.to_be_bytes());
+                let mut aad = self.seq.to_be_bytes().to_vec();
+                aad.extend([t, 3, 3]);
+                aad.extend((content.len() as u16).to_be_bytes());
+                (content.to_vec(), t, aad, self.seq.to_be_bytes().to_vec())
+            };
+            let tag = self
+                .aead
+                .encrypt_inout_detached((&nonce).into(), &aad, (&mut buf[..]).into())
+                .unwrap();
+            self.seq += 1;
+            let mut body = explicit;
+            body.extend(buf);
+            body.extend_from_slice(&tag);
+            record(outer, &body)
+        }
+    }
+
+    struct Conn {
+        s: Session,
+        keys: KeyStore,
+        out: [Vec<u8>; 2],
+    }
+
+    impl Conn {
+        fn new(stream: u64, keylog: &str) -> Conn {
+            let mut keys = KeyStore::new();
+            keys.keylog.add_text(keylog.as_bytes());
+            let flow = FlowId {
+                proto: Proto::Tcp,
+                stream,
+            };
+            let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            Conn {
+                s: Session::new(flow, (lo, 40000), (lo, 443)),
+                keys,
+                out: [Vec::new(), Vec::new()],
+            }
+        }
+
+        fn push(&mut self, cache: &mut ResumptionCache, dir: Direction, bytes: &[u8]) {
+            let mut ctx = Ctx {
+                keys: &self.keys,
+                cache,
+                events: None,
+                frame: 1,
+            };
+            let out = &mut self.out;
+            self.s.push(dir, bytes, &mut ctx, &mut |d, p| {
+                out[d.index()].extend_from_slice(p)
+            });
+        }
+
+        fn run(&mut self, cache: &mut ResumptionCache, wire: &[(Direction, Vec<u8>)]) {
+            for (d, b) in wire {
+                self.push(cache, *d, b);
+            }
+        }
+
+        fn reason(&self) -> String {
+            self.s.report().reason.unwrap_or_default()
+        }
+    }
+
+    const SUITE12: u16 = 0x009c; // TLS_RSA_WITH_AES_128_GCM_SHA256
+    const MASTER: [u8; 48] = [0x42; 48];
+
+    fn master_line(cr: [u8; 32], master: &[u8]) -> String {
+        format!("CLIENT_RANDOM {} {}\n", crate::hex(&cr), crate::hex(master))
+    }
+
+    /// A TLS 1.2 connection with RSA key exchange: a full handshake (ClientKeyExchange) with
+    /// `sid` given by the server, or an abbreviated one resuming `sid`; then one request and
+    /// one response, each in its own segment (last two entries).
+    fn tls12(cr: [u8; 32], sr: [u8; 32], sid: &[u8], resume: bool) -> Vec<(Direction, Vec<u8>)> {
+        let suite = cipher::suite(SUITE12).unwrap();
+        let mut seed = sr.to_vec();
+        seed.extend(cr);
+        let mut kb = vec![0u8; key_block_len(suite, 0x0303)];
+        prf::prf(0x0303, suite.prf, &MASTER, b"key expansion", &seed, &mut kb);
+        let (ck, sk) = split_key_block(suite, 0x0303, &kb).unwrap();
+        let (mut c, mut s) = (Seal::tls12(&ck.key, &ck.iv), Seal::tls12(&sk.key, &sk.iv));
+        let finished = hs(msg::FINISHED, &[7; 12]);
+        let ccs = record(ct::CHANGE_CIPHER_SPEC, &[1]);
+        let ch = client_hello(cr, if resume { sid } else { &[] }, SUITE12, &[]);
+        let sh = server_hello(sr, sid, SUITE12, &[]);
+        let mut w = vec![(C, record(ct::HANDSHAKE, &ch))];
+        if resume {
+            let mut flight = record(ct::HANDSHAKE, &sh);
+            flight.extend(&ccs);
+            flight.extend(s.seal(ct::HANDSHAKE, &finished));
+            w.push((S, flight));
+            let mut flight = ccs.clone();
+            flight.extend(c.seal(ct::HANDSHAKE, &finished));
+            w.push((C, flight));
+        } else {
+            let mut flight = sh;
+            flight.extend(hs(msg::CERTIFICATE, &[0, 0, 0]));
+            flight.extend(hs(msg::SERVER_HELLO_DONE, &[]));
+            w.push((S, record(ct::HANDSHAKE, &flight)));
+            let cke = hs(msg::CLIENT_KEY_EXCHANGE, &[0, 4, 1, 2, 3, 4]);
+            let mut flight = record(ct::HANDSHAKE, &cke);
+            flight.extend(&ccs);
+            flight.extend(c.seal(ct::HANDSHAKE, &finished));
+            w.push((C, flight));
+            let mut flight = ccs.clone();
+            flight.extend(s.seal(ct::HANDSHAKE, &finished));
+            w.push((S, flight));
+        }
+        w.push((C, c.seal(ct::APPLICATION_DATA, GET)));
+        w.push((S, s.seal(ct::APPLICATION_DATA, OK)));
+        w
+    }
+
+    #[test]
+    fn tls12_session_decrypts_with_a_key_log_master() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &master_line(cr, &MASTER));
+        conn.run(&mut cache, &tls12(cr, sr, &[9; 32], false));
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Decrypted, "{r:?}");
+        assert_eq!(r.reason, None);
+        assert_eq!(conn.out, [GET.to_vec(), OK.to_vec()]);
+    }
+
+    #[test]
+    fn wrong_master_fails_with_a_reason_and_forwards_nothing() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &master_line(cr, &[0x43; 48]));
+        conn.run(&mut cache, &tls12(cr, sr, &[9; 32], false));
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Failed, "{r:?}");
+        let why = conn.reason();
+        assert!(
+            why.contains("client→server record 4: authentication failed")
+                && why.contains(&crate::hex(&cr)),
+            "{why}"
+        );
+        assert_eq!(conn.out, [Vec::<u8>::new(), Vec::new()]);
+    }
+
+    #[test]
+    fn no_key_says_which_client_random() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, "");
+        conn.run(&mut cache, &tls12(cr, sr, &[9; 32], false));
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::NoKey);
+        assert_eq!(
+            conn.reason(),
+            format!(
+                "no key for client random {} (RSA key exchange: give --tls-key or a key log)",
+                crate::hex(&cr)
+            )
+        );
+        assert_eq!(conn.out, [Vec::<u8>::new(), Vec::new()]);
+    }
+
+    #[test]
+    fn stream_cut_inside_a_record_is_reported() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &master_line(cr, &MASTER));
+        let mut wire = tls12(cr, sr, &[9; 32], false);
+        let (_, last) = wire.last_mut().unwrap();
+        let whole = last.len();
+        last.truncate(whole - 10);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Decrypted, "{r:?}");
+        assert_eq!(conn.out, [GET.to_vec(), Vec::new()]);
+        assert_eq!(
+            conn.reason(),
+            format!(
+                "server→client: the stream ends inside record 4 ({} of {whole} bytes in the capture); that record is not decrypted",
+                whole - 10
+            )
+        );
+    }
+
+    #[test]
+    fn record_shorter_than_its_tag_is_malformed() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &master_line(cr, &MASTER));
+        let mut wire = tls12(cr, sr, &[9; 32], false);
+        // The response record cut to 12 bytes of payload, with a header that says so.
+        let (_, last) = wire.last_mut().unwrap();
+        *last = record(ct::APPLICATION_DATA, &last[5..17]);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Failed, "{r:?}");
+        assert!(
+            conn.reason()
+                .starts_with("server→client record 4: malformed encrypted record"),
+            "{}",
+            conn.reason()
+        );
+        assert_eq!(conn.out, [GET.to_vec(), Vec::new()]);
+    }
+
+    #[test]
+    fn garbage_after_the_handshake_stops_that_direction_with_a_reason() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &master_line(cr, &MASTER));
+        let mut wire = tls12(cr, sr, &[9; 32], false);
+        let resp = wire.pop().unwrap();
+        wire.push((C, b"\x00\xffgarbage that is not a record".to_vec()));
+        wire.push(resp);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Failed, "{r:?}");
+        assert_eq!(
+            conn.reason(),
+            "client→server: data after record 5 is not a TLS record (garbage or a non-TLS protocol); this direction is not parsed further"
+        );
+        // The other direction goes on.
+        assert_eq!(conn.out, [GET.to_vec(), OK.to_vec()]);
+    }
+
+    #[test]
+    fn gap_stops_the_direction_with_a_reason() {
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &master_line(cr, &MASTER));
+        let wire = tls12(cr, sr, &[9; 32], false);
+        let (last, rest) = wire.split_last().unwrap();
+        conn.run(&mut cache, rest);
+        conn.s.gap(S, 1448, 37);
+        conn.push(&mut cache, last.0, &last.1);
+        assert_eq!(conn.s.report().status, SessionStatus::Failed);
+        assert_eq!(
+            conn.reason(),
+            "server→client: 1448 bytes missing in the capture (frame 37); decryption of this direction stopped there"
+        );
+        assert_eq!(conn.out, [GET.to_vec(), Vec::new()]);
+    }
+
+    #[test]
+    fn every_truncation_of_a_session_is_handled() {
+        // Any prefix of the wire bytes (the capture stopping anywhere), byte by byte: no
+        // panic, nothing forwarded that was not sent, and a reason whenever the cut falls
+        // inside a record.
+        let (cr, sr) = ([1; 32], [2; 32]);
+        let wire = tls12(cr, sr, &[9; 32], false);
+        let total: usize = wire.iter().map(|w| w.1.len()).sum();
+        let mut boundaries = vec![0];
+        let mut at = 0;
+        for (_, b) in &wire {
+            let mut off = 0;
+            while off < b.len() {
+                off += 5 + usize::from(u16::from_be_bytes([b[off + 3], b[off + 4]]));
+                boundaries.push(at + off);
+            }
+            at += b.len();
+        }
+        for cut in 0..total {
+            let mut cache = ResumptionCache::default();
+            let mut conn = Conn::new(0, &master_line(cr, &MASTER));
+            let mut left = cut;
+            for (d, b) in &wire {
+                let n = left.min(b.len());
+                for byte in &b[..n] {
+                    conn.push(&mut cache, *d, std::slice::from_ref(byte));
+                }
+                left -= n;
+            }
+            assert!(GET.starts_with(&conn.out[0]) && OK.starts_with(&conn.out[1]));
+            let r = conn.s.report();
+            if !boundaries.contains(&cut) {
+                let why = r.reason.as_deref().unwrap_or_default();
+                assert!(
+                    why.contains("the stream ends inside"),
+                    "cut at {cut}: {r:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn session_id_resumption_reuses_the_master_or_says_why_not() {
+        let sid = [9u8; 32];
+        let (cr1, sr1, cr2, sr2) = ([1; 32], [2; 32], [3; 32], [4; 32]);
+        // The full handshake's master is in the key log; the resumed one is found by session id.
+        let mut cache = ResumptionCache::default();
+        let mut full = Conn::new(0, &master_line(cr1, &MASTER));
+        full.run(&mut cache, &tls12(cr1, sr1, &sid, false));
+        let mut resumed = Conn::new(1, "");
+        resumed.run(&mut cache, &tls12(cr2, sr2, &sid, true));
+        let r = resumed.s.report();
+        assert!(r.resumed);
+        assert_eq!(r.status, SessionStatus::Decrypted, "{r:?}");
+        assert_eq!(resumed.out, [GET.to_vec(), OK.to_vec()]);
+        // Without a key for the full handshake, the resumed session names it.
+        let mut cache = ResumptionCache::default();
+        let mut full = Conn::new(0, "");
+        full.run(&mut cache, &tls12(cr1, sr1, &sid, false));
+        let mut resumed = Conn::new(1, "");
+        resumed.run(&mut cache, &tls12(cr2, sr2, &sid, true));
+        assert_eq!(resumed.s.report().status, SessionStatus::NoKey);
+        assert_eq!(
+            resumed.reason(),
+            format!(
+                "no key for client random {} (resumed session: the full handshake it resumes, tcp.stream 0, could not be decrypted either)",
+                crate::hex(&cr2)
+            )
+        );
+        // And without the full handshake at all.
+        let mut cache = ResumptionCache::default();
+        let mut resumed = Conn::new(1, "");
+        resumed.run(&mut cache, &tls12(cr2, sr2, &sid, true));
+        assert!(
+            resumed
+                .reason()
+                .ends_with("(resumed session whose full handshake is not in the capture)"),
+            "{}",
+            resumed.reason()
+        );
+    }
+
+    /// TLS 1.3 with a HelloRetryRequest and the middlebox-compatibility ChangeCipherSpecs
+    /// (RFC 8446 D.4) on both sides, as OpenSSL sends them when the client's key share is not
+    /// one the server takes (nghttpd with curl does this).
+    #[test]
+    fn tls13_after_hello_retry_request_with_compat_ccs() {
+        let cr = [5u8; 32];
+        let secret = |n: u8| vec![n; 32];
+        let keylog = [
+            ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", 1),
+            ("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2),
+            ("CLIENT_TRAFFIC_SECRET_0", 3),
+            ("SERVER_TRAFFIC_SECRET_0", 4),
+        ]
+        .iter()
+        .map(|(l, n)| format!("{l} {} {}\n", crate::hex(&cr), crate::hex(&secret(*n))))
+        .collect::<String>();
+        let sv: &[u8] = &[2, 3, 4];
+        let ch = client_hello(
+            cr,
+            &[8; 32],
+            0x1301,
+            &[(43, sv), (51, &[0, 4, 0, 29, 0, 0])],
+        );
+        let hrr = server_hello(HRR_RANDOM, &[8; 32], 0x1301, &[(43, &[3, 4])]);
+        let ch2 = client_hello(
+            cr,
+            &[8; 32],
+            0x1301,
+            &[(43, sv), (51, &[0, 4, 0, 23, 0, 0])],
+        );
+        let sh = server_hello(
+            [6; 32],
+            &[8; 32],
+            0x1301,
+            &[(43, &[3, 4]), (51, &[0, 23, 0, 0])],
+        );
+        let ccs = record(ct::CHANGE_CIPHER_SPEC, &[1]);
+        let (mut chs, mut shs) = (Seal::tls13(&secret(1)), Seal::tls13(&secret(2)));
+        let (mut cap, mut sap) = (Seal::tls13(&secret(3)), Seal::tls13(&secret(4)));
+        let mut s_flight = record(ct::HANDSHAKE, &sh);
+        let mut enc = hs(msg::ENCRYPTED_EXTENSIONS, &[0, 0]);
+        enc.extend(hs(msg::FINISHED, &[1; 32]));
+        s_flight.extend(shs.seal(ct::HANDSHAKE, &enc));
+        let mut c_flight = ccs.clone();
+        c_flight.extend(record(ct::HANDSHAKE, &ch2));
+        let mut hrr_flight = record(ct::HANDSHAKE, &hrr);
+        hrr_flight.extend(&ccs);
+        let mut c_fin = chs.seal(ct::HANDSHAKE, &hs(msg::FINISHED, &[2; 32]));
+        c_fin.extend(cap.seal(ct::APPLICATION_DATA, GET));
+        let wire = vec![
+            (C, record(ct::HANDSHAKE, &ch)),
+            (S, hrr_flight),
+            (C, c_flight),
+            (S, s_flight),
+            (C, c_fin),
+            (S, sap.seal(ct::APPLICATION_DATA, OK)),
+        ];
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &keylog);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Decrypted, "{r:?}");
+        assert_eq!(r.version, Some(0x0304));
+        assert_eq!(r.reason, None);
+        assert_eq!(conn.out, [GET.to_vec(), OK.to_vec()]);
+        // Wrong server secrets: the server side fails on its first protected record, the
+        // client side still decrypts.
+        let wrong = keylog
+            .lines()
+            .map(|l| {
+                if l.starts_with("SERVER_") {
+                    format!(
+                        "{} {}\n",
+                        &l[..l.rfind(' ').unwrap()],
+                        crate::hex(&[0xee; 32])
+                    )
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect::<String>();
+        let mut conn = Conn::new(0, &wrong);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Failed, "{r:?}");
+        assert!(
+            conn.reason().starts_with(
+                "server→client record 4: authentication failed (wrong key, or damaged/missing bytes) (TLS_AES_128_GCM_SHA256, client random 0505"
+            ),
+            "{}",
+            conn.reason()
+        );
+        assert_eq!(conn.out, [GET.to_vec(), Vec::new()]);
+    }
+
+    /// 0-RTT: the client's early data (after a compatibility ChangeCipherSpec) comes before the
+    /// ServerHello that names the cipher suite; it is decrypted once the ServerHello is in.
+    #[test]
+    fn tls13_early_data_sent_before_the_server_hello() {
+        let cr = [7u8; 32];
+        let secret = |n: u8| vec![n; 32];
+        let keylog = [
+            ("CLIENT_EARLY_TRAFFIC_SECRET", 9),
+            ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", 1),
+            ("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2),
+            ("CLIENT_TRAFFIC_SECRET_0", 3),
+            ("SERVER_TRAFFIC_SECRET_0", 4),
+        ]
+        .iter()
+        .map(|(l, n)| format!("{l} {} {}\n", crate::hex(&cr), crate::hex(&secret(*n))))
+        .collect::<String>();
+        let sv: &[u8] = &[2, 3, 4];
+        let ch = client_hello(
+            cr,
+            &[8; 32],
+            0x1301,
+            &[
+                (43, sv),
+                (51, &[0, 4, 0, 29, 0, 0]),
+                (42, &[]),
+                (41, &[0, 0]),
+            ],
+        );
+        let sh = server_hello(
+            [6; 32],
+            &[8; 32],
+            0x1301,
+            &[(43, &[3, 4]), (51, &[0, 29, 0, 0])],
+        );
+        let mut early = Seal::tls13(&secret(9));
+        let (mut chs, mut shs) = (Seal::tls13(&secret(1)), Seal::tls13(&secret(2)));
+        let (mut cap, mut sap) = (Seal::tls13(&secret(3)), Seal::tls13(&secret(4)));
+        let mut c_first = record(ct::HANDSHAKE, &ch);
+        c_first.extend(record(ct::CHANGE_CIPHER_SPEC, &[1]));
+        c_first.extend(early.seal(ct::APPLICATION_DATA, b"EARLY "));
+        let mut s_flight = record(ct::HANDSHAKE, &sh);
+        let mut enc = hs(msg::ENCRYPTED_EXTENSIONS, &[0, 4, 0, 42, 0, 0]);
+        enc.extend(hs(msg::FINISHED, &[1; 32]));
+        s_flight.extend(shs.seal(ct::HANDSHAKE, &enc));
+        let mut c_rest = early.seal(ct::HANDSHAKE, &hs(msg::END_OF_EARLY_DATA, &[]));
+        c_rest.extend(chs.seal(ct::HANDSHAKE, &hs(msg::FINISHED, &[2; 32])));
+        c_rest.extend(cap.seal(ct::APPLICATION_DATA, GET));
+        let wire = vec![
+            (C, c_first),
+            (S, s_flight),
+            (C, c_rest),
+            (S, sap.seal(ct::APPLICATION_DATA, OK)),
+        ];
+        let mut cache = ResumptionCache::default();
+        let mut conn = Conn::new(0, &keylog);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Decrypted, "{r:?}");
+        assert_eq!(r.reason, None);
+        assert_eq!(conn.out, [[b"EARLY ", GET].concat(), OK.to_vec()]);
+        // Without the ServerHello nothing is guessed: the session is incomplete.
+        let mut conn = Conn::new(0, &keylog);
+        conn.run(&mut cache, &wire[..1]);
+        assert_eq!(conn.s.report().status, SessionStatus::Incomplete);
+        assert_eq!(conn.out, [Vec::<u8>::new(), Vec::new()]);
+
+        // A HelloRetryRequest instead: the early data is rejected (skipped, not forwarded),
+        // the rest of the session decrypts.
+        let mut early = Seal::tls13(&secret(9));
+        let (mut chs, mut shs) = (Seal::tls13(&secret(1)), Seal::tls13(&secret(2)));
+        let (mut cap, mut sap) = (Seal::tls13(&secret(3)), Seal::tls13(&secret(4)));
+        let mut c_first = record(ct::HANDSHAKE, &ch);
+        c_first.extend(record(ct::CHANGE_CIPHER_SPEC, &[1]));
+        c_first.extend(early.seal(ct::APPLICATION_DATA, b"EARLY "));
+        let hrr = server_hello(HRR_RANDOM, &[8; 32], 0x1301, &[(43, &[3, 4])]);
+        let ch2 = client_hello(
+            cr,
+            &[8; 32],
+            0x1301,
+            &[(43, sv), (51, &[0, 4, 0, 23, 0, 0])],
+        );
+        let mut s_flight = record(ct::HANDSHAKE, &sh);
+        let mut enc = hs(msg::ENCRYPTED_EXTENSIONS, &[0, 0]);
+        enc.extend(hs(msg::FINISHED, &[1; 32]));
+        s_flight.extend(shs.seal(ct::HANDSHAKE, &enc));
+        let mut c_rest = chs.seal(ct::HANDSHAKE, &hs(msg::FINISHED, &[2; 32]));
+        c_rest.extend(cap.seal(ct::APPLICATION_DATA, GET));
+        let wire = vec![
+            (C, c_first),
+            (S, record(ct::HANDSHAKE, &hrr)),
+            (C, record(ct::HANDSHAKE, &ch2)),
+            (S, s_flight),
+            (C, c_rest),
+            (S, sap.seal(ct::APPLICATION_DATA, OK)),
+        ];
+        let mut conn = Conn::new(0, &keylog);
+        conn.run(&mut cache, &wire);
+        let r = conn.s.report();
+        assert_eq!(r.status, SessionStatus::Decrypted, "{r:?}");
+        assert_eq!(conn.out, [GET.to_vec(), OK.to_vec()]);
+        assert_eq!(conn.s.dirs[0].skipped, 1);
     }
 }
