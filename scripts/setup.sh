@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(libpcap-dev pkg-config gcc)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(tshark tcpdump iproute2 ethtool curl openssl python3 gzip tcpreplay python3-brotli python3-jsonschema tcpflow)
+    pkgs+=(tshark tcpdump iproute2 ethtool curl openssl python3 gzip tcpreplay python3-brotli python3-jsonschema tcpflow chromium nghttp2-server)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -32,7 +32,7 @@ fi
 # The python3 first on PATH may not be Debian's (pyenv): give it the modules the tests use
 # (brotli for the br server, jsonschema for HAR validation, requests as a proxy client).
 if [ "${1:-}" = "--test" ] && command -v python3 >/dev/null; then
-    for m in brotli jsonschema requests; do
+    for m in brotli jsonschema requests websockets; do
         python3 -c "import $m" 2>/dev/null || python3 -m pip install --quiet "$m" >/dev/null 2>&1 ||
             echo "wiresift setup: python module $m missing (pip install $m); the tests that use it will skip" >&2
     done
