@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(libpcap-dev pkg-config gcc)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(tshark tcpdump iproute2 ethtool curl openssl python3 gzip tcpreplay python3-brotli python3-jsonschema tcpflow chromium nghttp2-server)
+    pkgs+=(tshark tcpdump iproute2 ethtool curl openssl python3 gzip tcpreplay python3-brotli python3-jsonschema tcpflow chromium nghttp2-server time)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

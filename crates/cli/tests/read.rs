@@ -395,3 +395,91 @@ fn filtered_write_equals_tcpdump_selection() {
     );
     assert!(stdout_lines(&ours) > 10);
 }
+
+/// Files of 8 MiB and more are mapped instead of read: the frames, the written copy and the
+/// damage report (frames before it, the byte offset) must be exactly those of the read path,
+/// and resident memory must not grow with the file (pages behind the parser are released).
+#[test]
+fn mapped_files_read_exactly_like_streamed_ones() {
+    #[path = "common/pcapgen.rs"]
+    mod pcapgen;
+    let t = tempfile::tempdir().unwrap();
+    let mut p = pcapgen::Pcap::new();
+    let body: Vec<u8> = (0..1400u32).map(|i| (i * 31 % 251) as u8).collect();
+    let mut seq = 1u32;
+    for i in 0..24_000u32 {
+        let port = 40_000 + (i % 200) as u16;
+        p.tcp(
+            ([10, 0, 0, 1], port),
+            ([10, 0, 0, 2], 80),
+            seq,
+            1,
+            pcapgen::ACK | pcapgen::PSH,
+            &body,
+        );
+        seq = seq.wrapping_add(1400);
+    }
+    assert!(p.bytes.len() > 32 << 20, "{}", p.bytes.len());
+    let whole = t.path().join("big.pcap");
+    std::fs::write(&whole, &p.bytes).unwrap();
+    // Cut in the middle of the last record's data.
+    let cut = t.path().join("cut.pcap");
+    std::fs::write(&cut, &p.bytes[..p.bytes.len() - 700]).unwrap();
+    for f in [&whole, &cut] {
+        let mut outs = Vec::new();
+        for mapped in [true, false] {
+            let w = t.path().join(format!("out-{mapped}.pcap"));
+            let mut c = bin();
+            c.arg("read").arg(f).arg("-w").arg(&w);
+            if !mapped {
+                c.env("WIRESIFT_NO_MMAP", "1");
+            }
+            let o = run(&mut c);
+            let mut c = bin();
+            c.arg("read").arg(f).args(["-c", "3"]);
+            if !mapped {
+                c.env("WIRESIFT_NO_MMAP", "1");
+            }
+            let head = run(&mut c);
+            outs.push((
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+                std::fs::read(&w).unwrap(),
+                head.stdout,
+            ));
+        }
+        assert_eq!(outs[0].0, outs[1].0, "{}", f.display());
+        assert_eq!(outs[0].1, outs[1].1, "{}", f.display());
+        assert!(
+            outs[0].2 == outs[1].2,
+            "{}: written copies differ",
+            f.display()
+        );
+        assert_eq!(outs[0].3, outs[1].3);
+        if f == &whole {
+            assert_eq!(outs[0].0, Some(0));
+            assert!(outs[0].2 == p.bytes, "the copy is not the file");
+        } else {
+            assert_eq!(outs[0].0, Some(1), "{}", outs[0].1);
+            assert!(outs[0].1.contains("byte offset"), "{}", outs[0].1);
+        }
+    }
+    // Resident memory stays far below the file's size while reading all of it.
+    let o = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_wiresift"))
+        .arg("read")
+        .arg(&whole)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    match o {
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let kib: u64 = err.lines().last().unwrap_or("").trim().parse().unwrap_or(0);
+            assert!(kib > 0, "{err}");
+            assert!(kib < 24 * 1024, "peak RSS {kib} KiB reading a 34 MB file");
+        }
+        Err(e) => println!("SKIP peak RSS check: /usr/bin/time: {e}"),
+    }
+}
