@@ -402,6 +402,7 @@ fn filtered_write_equals_tcpdump_selection() {
 #[test]
 fn mapped_files_read_exactly_like_streamed_ones() {
     #[path = "common/pcapgen.rs"]
+    #[allow(dead_code)]
     mod pcapgen;
     let t = tempfile::tempdir().unwrap();
     let mut p = pcapgen::Pcap::new();
