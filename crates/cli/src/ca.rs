@@ -159,8 +159,9 @@ Tools
   Java: keytool -importcert -alias wiresift -file {der} -cacerts
   Go: SSL_CERT_FILE={pem} (Linux)
 
-Apps that pin their certificates refuse every CA you add: wiresift notices the aborted
-handshake and passes that host through for --passthrough-ttl (default 10 minutes).
+Apps that pin their certificates refuse every CA you add: wiresift notices the refused
+handshake (a certificate alert, or three handshakes in a row dropped without one) and passes
+that host through for --passthrough-ttl (default 10 minutes).
 "#
     )
 }

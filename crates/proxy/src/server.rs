@@ -33,7 +33,9 @@ use crate::ca::{Authority, FixedCert};
 use crate::connector::{self, Connector, UpInfo, UpstreamProxy, bare_host};
 use crate::flow::{self, BoxError, Flow, Recorder, Side, Tap};
 use crate::pcap::{Conv, PcapSink};
-use crate::tls::{self, KeyLogFile, KeyLogger, PassReason, PassThrough, Prefixed, SecretSink};
+use crate::tls::{
+    self, HandshakeFailure, KeyLogFile, KeyLogger, PassReason, PassThrough, Prefixed, SecretSink,
+};
 use crate::{Config, Mode, ProxyError, socks, ws};
 
 type PBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -536,15 +538,27 @@ where
     let acc = TlsAcceptor::from(cfg);
     match tokio::time::timeout(sh.cfg.header_timeout, acc.accept(s)).await {
         Ok(Ok(tls)) => {
+            sh.pass.handshake_ok(name);
             let ctx = Ctx { tls: true, ..ctx };
             serve_http(sh, tls, ctx).await
         }
         Ok(Err(e)) => {
             let now = flow::clock(flow::now_ns());
-            if tls::client_rejected(&e) && sh.pass.mark_pinned(name) {
+            let failure = tls::classify_failure(&e);
+            if failure == HandshakeFailure::Refused && sh.pass.mark_pinned(name) {
                 sh.rec.line(&format!(
                     "{now} {} client refused our certificate for {name} ({e}); passing {name} through for {}s (--passthrough-ttl)",
                     ctx.client,
+                    sh.pass.ttl().as_secs()
+                ));
+            } else if failure == HandshakeFailure::Aborted
+                && sh.pass.note_abort(name)
+                && sh.pass.mark_pinned(name)
+            {
+                sh.rec.line(&format!(
+                    "{now} {} client closed the TLS handshake for {name} without an alert ({e}), {} times in a row: taken as a refusal of our certificate; passing {name} through for {}s (--passthrough-ttl)",
+                    ctx.client,
+                    tls::ABORTS_BEFORE_PASS,
                     sh.pass.ttl().as_secs()
                 ));
             } else {

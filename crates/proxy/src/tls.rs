@@ -386,12 +386,32 @@ pub fn upstream_config(
 }
 
 /// Hosts not intercepted: `--ignore-hosts` / `--allow-hosts` and the hosts whose clients
-/// aborted the handshake with our certificate (for a TTL).
+/// refused our certificate (for a TTL).
 pub struct PassThrough {
     ignore: Option<RegexSet>,
     allow: Option<RegexSet>,
     ttl: Duration,
     auto: Mutex<HashMap<String, Instant>>,
+    /// Handshakes the client closed without an alert, per host, since the last one that
+    /// succeeded: (count, time of the first).
+    aborts: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// Handshakes closed by the client without an alert, in a row, that count as a refusal of our
+/// certificate. One is not enough: browsers drop connections mid-handshake for their own
+/// reasons (a cancelled preconnect, a race between two attempts), and passing a host through
+/// after one of those would stop interception of that host for the whole TTL.
+pub const ABORTS_BEFORE_PASS: u32 = 3;
+
+/// What a failed client-side handshake says about our certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// The client sent a certificate alert (unknown_ca, bad_certificate, ...).
+    Refused,
+    /// The client closed or reset the connection mid-handshake, without an alert.
+    Aborted,
+    /// Anything else (no common protocol version or cipher, garbage, ...).
+    Other,
 }
 
 /// Why a connection is passed through.
@@ -435,6 +455,7 @@ impl PassThrough {
             allow: set(allow, "--allow-hosts")?,
             ttl,
             auto: Mutex::new(HashMap::new()),
+            aborts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -485,23 +506,76 @@ impl PassThrough {
         true
     }
 
+    /// Records a handshake for `host` that the client closed without an alert; returns true
+    /// when that makes [`ABORTS_BEFORE_PASS`] in a row (within the TTL): the caller then marks
+    /// the host with [`mark_pinned`](Self::mark_pinned).
+    pub fn note_abort(&self, host: &str) -> bool {
+        if self.ttl.is_zero() {
+            return false;
+        }
+        let Ok(mut m) = self.aborts.lock() else {
+            return false;
+        };
+        if m.len() >= MAX_AUTO && !m.contains_key(host) {
+            let ttl = self.ttl;
+            m.retain(|_, (_, t)| t.elapsed() < ttl);
+            if m.len() >= MAX_AUTO {
+                m.clear();
+            }
+        }
+        let e = m.entry(host.to_string()).or_insert((0, Instant::now()));
+        if e.1.elapsed() >= self.ttl {
+            *e = (0, Instant::now());
+        }
+        e.0 += 1;
+        if e.0 >= ABORTS_BEFORE_PASS {
+            m.remove(host);
+            return true;
+        }
+        false
+    }
+
+    /// A handshake with a client for `host` succeeded: earlier aborts were not refusals.
+    pub fn handshake_ok(&self, host: &str) {
+        if let Ok(mut m) = self.aborts.lock()
+            && !m.is_empty()
+        {
+            m.remove(host);
+        }
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 }
 
-/// Whether a failed server-side handshake means the client refused our certificate (an alert
-/// such as unknown_ca / bad_certificate, or a close in the middle of the handshake).
-pub fn client_rejected(e: &io::Error) -> bool {
+/// What a failed server-side handshake says: a certificate alert from the client is a refusal
+/// of our certificate; a close or reset in the middle of the handshake may be one (clients that
+/// pin certificates often just hang up) or not (browsers drop connections they no longer need);
+/// any other alert (close_notify, user_canceled, protocol_version, ...) or error is neither.
+pub fn classify_failure(e: &io::Error) -> HandshakeFailure {
+    use rustls::AlertDescription as A;
     if let Some(inner) = e.get_ref()
         && let Some(te) = inner.downcast_ref::<rustls::Error>()
     {
-        return matches!(te, rustls::Error::AlertReceived(_));
+        return match te {
+            rustls::Error::AlertReceived(
+                A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA,
+            ) => HandshakeFailure::Refused,
+            _ => HandshakeFailure::Other,
+        };
     }
-    matches!(
-        e.kind(),
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-    )
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe => HandshakeFailure::Aborted,
+        _ => HandshakeFailure::Other,
+    }
 }
 
 #[cfg(test)]
@@ -575,5 +649,57 @@ mod tests {
         assert_eq!(a.check("x.example.org", 443), None);
         assert_eq!(a.check("other.net", 443), Some(PassReason::NotAllowed));
         assert!(!a.mark_pinned("other.net"));
+        assert!(!a.note_abort("other.net"));
+    }
+
+    #[test]
+    fn aborts_count_only_in_a_row() {
+        let p = PassThrough::new(&[], &[], Duration::from_secs(60)).unwrap();
+        assert!(!p.note_abort("a.example"));
+        assert!(!p.note_abort("a.example"));
+        // A success in between: the aborts were not refusals.
+        p.handshake_ok("a.example");
+        assert!(!p.note_abort("a.example"));
+        assert!(!p.note_abort("a.example"));
+        assert!(!p.note_abort("b.example"));
+        assert!(p.note_abort("a.example"));
+        // Counting starts again.
+        assert!(!p.note_abort("a.example"));
+    }
+
+    #[test]
+    fn failure_kinds() {
+        use rustls::AlertDescription as A;
+        let alert = |a| io::Error::new(io::ErrorKind::InvalidData, rustls::Error::AlertReceived(a));
+        assert_eq!(
+            classify_failure(&alert(A::UnknownCA)),
+            HandshakeFailure::Refused
+        );
+        assert_eq!(
+            classify_failure(&alert(A::CertificateUnknown)),
+            HandshakeFailure::Refused
+        );
+        assert_eq!(
+            classify_failure(&alert(A::BadCertificate)),
+            HandshakeFailure::Refused
+        );
+        assert_eq!(
+            classify_failure(&alert(A::UserCanceled)),
+            HandshakeFailure::Other
+        );
+        assert_eq!(
+            classify_failure(&alert(A::CloseNotify)),
+            HandshakeFailure::Other
+        );
+        assert_eq!(
+            classify_failure(&alert(A::ProtocolVersion)),
+            HandshakeFailure::Other
+        );
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        assert_eq!(classify_failure(&eof), HandshakeFailure::Aborted);
+        let rst = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(classify_failure(&rst), HandshakeFailure::Aborted);
+        let other = io::Error::other("something else");
+        assert_eq!(classify_failure(&other), HandshakeFailure::Other);
     }
 }
