@@ -274,6 +274,105 @@ fn ok(extra_headers: &str, body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Bodies whose Content-Encoding cannot be undone keep the bytes as transferred under the
+/// object's own name (small ones were kept in memory, large ones in a side file), and bodies
+/// that decode leave no side file behind.
+#[test]
+fn undecodable_bodies_keep_the_bytes_as_transferred() {
+    use std::io::Write as _;
+    let gz = |b: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    // Pseudo-random bytes do not compress: their gzip is larger than the in-memory limit.
+    let mut x = 0x2545_f491_u32;
+    let noise: Vec<u8> = (0..100_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let small_bad = b"this is not gzip at all".repeat(40);
+    let mut big_bad = gz(&noise);
+    big_bad.truncate(60_000);
+    big_bad.extend_from_slice(&noise[..20_000]);
+    let big_good = noise.clone();
+    let small_good = b"hello, decoded world\n".repeat(30);
+    let mut p = Pcap::new();
+    let enc = "Content-Encoding: gzip\r\n";
+    conversation(
+        &mut p,
+        40_001,
+        &[
+            (get("/small-bad.txt"), ok(enc, &small_bad)),
+            (get("/big-bad.bin"), ok(enc, &big_bad)),
+            (get("/big-good.bin"), ok(enc, &gz(&big_good))),
+            (get("/small-good.txt"), ok(enc, &gz(&small_good))),
+        ],
+    );
+    let t = tempfile::tempdir().unwrap();
+    let cap = t.path().join("enc.pcap");
+    std::fs::write(&cap, &p.bytes).unwrap();
+    let out = t.path().join("o");
+    let o = export(&cap, &out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "undecodable objects: exit 1\n{err}"
+    );
+    assert!(err.contains("2 undecodable"), "{err}");
+    let m = manifest(&out);
+    let by_url = |u: &str| {
+        m.iter()
+            .find(|r| r["url"].as_str().is_some_and(|x| x.ends_with(u)))
+            .unwrap_or_else(|| panic!("{u} not in the manifest"))
+            .clone()
+    };
+    for (url, raw) in [("/small-bad.txt", &small_bad), ("/big-bad.bin", &big_bad)] {
+        let r = by_url(url);
+        let f = out.join(r["file"].as_str().unwrap());
+        assert_eq!(r["file"].as_str(), Some(&url[1..]), "{r}");
+        assert!(
+            std::fs::read(&f).unwrap() == *raw,
+            "{url}: not the bytes as transferred"
+        );
+        assert_eq!(r["sha256"].as_str(), Some(sha256_of(&f).as_str()), "{r}");
+        assert_eq!(r["size"].as_u64(), Some(raw.len() as u64), "{r}");
+        assert!(r["anomalies"].to_string().contains("undecodable"), "{r}");
+        assert_eq!(r["decode"], serde_json::json!([]), "{r}");
+    }
+    for (url, plain) in [
+        ("/big-good.bin", &big_good),
+        ("/small-good.txt", &small_good),
+    ] {
+        let r = by_url(url);
+        let f = out.join(r["file"].as_str().unwrap());
+        assert!(std::fs::read(&f).unwrap() == *plain, "{url}: not decoded");
+        assert_eq!(r["decode"], serde_json::json!(["gzip"]), "{r}");
+        assert_eq!(r["sha256"].as_str(), Some(sha256_of(&f).as_str()), "{r}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "big-bad.bin",
+            "big-good.bin",
+            "manifest.jsonl",
+            "small-bad.txt",
+            "small-good.txt"
+        ],
+        "side files must not be left behind"
+    );
+}
+
 #[test]
 fn hostile_names_stay_inside_the_directory() {
     let mut p = Pcap::new();

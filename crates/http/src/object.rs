@@ -121,9 +121,45 @@ pub struct Finished {
     pub prefix: Option<Vec<u8>>,
 }
 
-/// The body as transferred (still encoded), kept until decoding is known to have worked.
+/// The body as transferred (still encoded), kept until decoding is known to have worked:
+/// in memory while small (most are: creating and deleting a side file for each would cost
+/// more than the object), in a side file beyond [`RAW_IN_MEMORY`].
 struct RawSide {
-    f: ObjFile,
+    hint: String,
+    mem: Vec<u8>,
+    f: Option<ObjFile>,
+}
+
+/// Encoded bytes kept in memory per object before they go to a side file.
+const RAW_IN_MEMORY: usize = 32 * 1024;
+
+impl RawSide {
+    fn push(&mut self, out: &OutDir, d: &[u8]) {
+        if self.f.is_none() && self.mem.len() + d.len() > RAW_IN_MEMORY {
+            let mut f = out.create(&self.hint);
+            let _ = f.write_all(&self.mem);
+            self.mem = Vec::new();
+            self.f = Some(f);
+        }
+        match self.f.as_mut() {
+            Some(f) => {
+                let _ = f.write_all(d);
+            }
+            None => self.mem.extend_from_slice(d),
+        }
+    }
+
+    /// The side file, written out now if the bytes were still in memory.
+    fn into_file(self, out: &OutDir) -> FileId {
+        match self.f {
+            Some(f) => f.close(),
+            None => {
+                let mut f = out.create(&self.hint);
+                let _ = f.write_all(&self.mem);
+                f.close()
+            }
+        }
+    }
 }
 
 pub struct Obj {
@@ -185,7 +221,9 @@ impl Obj {
             f_out = Some(f);
             if decode_err.is_none() && !o.raw && !codings.is_empty() {
                 raw = Some(RawSide {
-                    f: d.create(&format!("{hint}.raw")),
+                    hint: format!("{hint}.raw"),
+                    mem: Vec::new(),
+                    f: None,
                 });
             }
         }
@@ -226,8 +264,8 @@ impl Obj {
         self.last_frame = frame;
         self.last_ts = ts;
         self.raw_size += d.len() as u64;
-        if let Some(r) = self.raw.as_mut() {
-            let _ = r.f.write_all(d);
+        if let (Some(r), Some(out)) = (self.raw.as_mut(), self.out.as_ref()) {
+            r.push(out, d);
         }
         if let Some(c) = self.chain.as_mut()
             && let Err(e) = c.write_all(d)
@@ -304,16 +342,21 @@ impl Obj {
         let file = self.file;
         let (mut size, mut sha) = (t_size, t_sha);
         if let Some(r) = self.raw.take() {
-            let raw_id = r.f.close();
             if let Some(out) = &self.out {
                 match file {
                     Some(f) if self.decode_err.is_some() => {
                         // Keep the raw bytes under the object's own name.
+                        let raw_id = r.into_file(out);
                         out.bg().replace(raw_id, f);
                         size = self.raw_size - self.missing_total();
                         sha = sha_fact(f);
                     }
-                    _ => out.bg().remove(raw_id),
+                    _ => {
+                        if let Some(side) = r.f {
+                            let raw_id = side.close();
+                            out.bg().remove(raw_id);
+                        }
+                    }
                 }
             }
         } else if self.decode_err.is_some() && self.chain.is_none() && self.out.is_none() {
