@@ -260,6 +260,7 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         true => Some(MailExtractor::new(
             MailOptions {
                 fields: true,
+                show_secrets: a.show_secrets,
                 ..MailOptions::default()
             },
             None,

@@ -2,7 +2,9 @@
 //! (`{N}` CRLF then N bytes) on both sides. A literal of a FETCH response whose item is
 //! `BODY[...]`, `BINARY[...]` or `RFC822[.HEADER|.TEXT]` is written as a message, exactly as
 //! sent (tshark exports those literals too, header-only fetches included); other literals are
-//! skipped by length. STARTTLS accepted (tagged OK) marks the rest as TLS.
+//! skipped by length. AUTHENTICATE: the client's lines until the tagged response are SASL
+//! responses (redacted; the user taken from PLAIN/LOGIN). STARTTLS accepted (tagged OK) marks
+//! the rest as TLS.
 
 use serde_json::json;
 use wiresift_flow::{Direction, Nanos};
@@ -10,7 +12,7 @@ use wiresift_flow::{Direction, Nanos};
 use crate::fields::*;
 use crate::lines::LineBuf;
 use crate::message::Msg;
-use crate::{Ctx, MailOptions, Meta, REDACTED};
+use crate::{Ctx, MailOptions, Meta, REDACTED, b64};
 
 /// Text of one response kept across its literals (to find the FETCH item before a literal).
 const MAX_LOGICAL: usize = 8 * 1024;
@@ -30,6 +32,10 @@ pub struct Imap {
     count: u64,
     user: Option<String>,
     starttls_tag: Option<Vec<u8>>,
+    /// AUTHENTICATE awaiting its tagged response: tag, mechanism, SASL responses so far.
+    auth: Option<(Vec<u8>, String, u32)>,
+    /// The client's command whose line goes on after its literal (`a LOGIN {5}` ...).
+    client_cont: Option<String>,
     show_secrets: bool,
 }
 
@@ -47,6 +53,8 @@ impl Imap {
             count: 0,
             user: None,
             starttls_tag: None,
+            auth: None,
+            client_cont: None,
             show_secrets: o.show_secrets,
         }
     }
@@ -122,21 +130,54 @@ impl Imap {
     }
 
     fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
+        if self.auth.is_some() {
+            // A SASL response (or `*` to cancel) of the AUTHENTICATE in progress: it carries
+            // the credentials.
+            if ctx.opts.fields {
+                ctx.frame.proto(IMAP);
+                ctx.frame.flag(IMAP_ISREQUEST, true);
+                if self.show_secrets {
+                    ctx.frame.str(IMAP_REQUEST, line);
+                } else {
+                    ctx.frame.string(IMAP_REQUEST, REDACTED.into());
+                }
+            }
+            self.sasl_response(line);
+            return;
+        }
+        if let Some(cmd) = self.client_cont.take() {
+            // The rest of a command after a literal; LOGIN's may hold the password.
+            if ctx.opts.fields {
+                ctx.frame.proto(IMAP);
+                ctx.frame.flag(IMAP_ISREQUEST, true);
+                if cmd == "LOGIN" && !self.show_secrets {
+                    ctx.frame.string(IMAP_REQUEST, REDACTED.into());
+                } else {
+                    ctx.frame.str(IMAP_REQUEST, line);
+                }
+            }
+            if let Some(n) = literal_len(line) {
+                self.literal[0] = n;
+                self.client_cont = Some(cmd);
+            }
+            return;
+        }
         let mut words = line.split(|&c| c == b' ');
         let tag = words.next().unwrap_or(&[]);
         let cmd = String::from_utf8_lossy(words.next().unwrap_or(&[])).to_ascii_uppercase();
         if ctx.opts.fields {
             ctx.frame.proto(IMAP);
             ctx.frame.flag(IMAP_ISREQUEST, true);
-            let shown = if cmd == "LOGIN" && !self.show_secrets {
-                let user = words.clone().next().unwrap_or(&[]);
-                format!(
-                    "{} LOGIN {} {REDACTED}",
+            let mut w = words.clone();
+            let (first, rest) = (w.next().unwrap_or(&[]), w.next());
+            let shown = match cmd.as_str() {
+                // LOGIN user password; AUTHENTICATE mechanism [initial-response] (RFC 4959).
+                "LOGIN" | "AUTHENTICATE" if !self.show_secrets && rest.is_some() => format!(
+                    "{} {cmd} {} {REDACTED}",
                     String::from_utf8_lossy(tag),
-                    String::from_utf8_lossy(user)
-                )
-            } else {
-                String::from_utf8_lossy(line).into_owned()
+                    String::from_utf8_lossy(first)
+                ),
+                _ => String::from_utf8_lossy(line).into_owned(),
             };
             ctx.frame.string(IMAP_REQUEST, shown);
             ctx.frame.str(IMAP_REQUEST_TAG, tag);
@@ -152,10 +193,20 @@ impl Imap {
                 self.user = Some(String::from_utf8_lossy(u).into_owned());
             }
             "STARTTLS" => self.starttls_tag = Some(tag.to_vec()),
+            "AUTHENTICATE" => {
+                let mech =
+                    String::from_utf8_lossy(words.next().unwrap_or(&[])).to_ascii_uppercase();
+                self.auth = Some((tag.to_vec(), mech, 0));
+                if let Some(initial) = words.next().filter(|r| *r != b"=") {
+                    self.sasl_response(initial);
+                }
+                return;
+            }
             _ => {}
         }
         if let Some(n) = literal_len(line) {
             self.literal[0] = n;
+            self.client_cont = Some(cmd);
         }
     }
 
@@ -177,6 +228,9 @@ impl Imap {
                 ctx.frame.str(IMAP_RESPONSE_TAG, tag);
                 ctx.frame.str(IMAP_RESPONSE_STATUS, status);
             }
+            if self.auth.as_ref().is_some_and(|a| a.0 == tag) {
+                self.auth = None;
+            }
             if self.starttls_tag.as_deref() == Some(tag) {
                 self.starttls_tag = None;
                 if status.eq_ignore_ascii_case(b"OK") {
@@ -195,6 +249,24 @@ impl Imap {
             None => self.logical.clear(),
         }
         false
+    }
+
+    /// A SASL response of the AUTHENTICATE in progress: the user name, when the mechanism
+    /// carries it (PLAIN: authzid NUL authcid NUL password; LOGIN: the first response).
+    fn sasl_response(&mut self, line: &[u8]) {
+        let Some((_, mech, n)) = &mut self.auth else {
+            return;
+        };
+        *n += 1;
+        let Some(dec) = b64(line) else { return };
+        let user = match (mech.as_str(), *n) {
+            ("PLAIN", _) => dec.split(|&c| c == 0).nth(1).map(<[u8]>::to_vec),
+            ("LOGIN", 1) => Some(dec),
+            _ => None,
+        };
+        if let Some(u) = user {
+            self.user = Some(String::from_utf8_lossy(&u).into_owned());
+        }
     }
 
     fn finish(&mut self, ctx: &mut Ctx, complete: bool) {

@@ -1,5 +1,7 @@
-//! POP3 (RFC 1939, 2449): commands and responses matched in order; RETR and TOP responses
-//! are messages (multi-line, dot-unstuffed) written like SMTP's; STLS marks the rest as TLS.
+//! POP3 (RFC 1939, 2449, 5034): commands and responses matched in order; RETR and TOP
+//! responses are messages (multi-line, dot-unstuffed) written like SMTP's; AUTH exchanges are
+//! followed (the client's answers to `+` challenges are not commands); STLS marks the rest as
+//! TLS.
 
 use std::collections::VecDeque;
 
@@ -9,7 +11,7 @@ use wiresift_flow::{Direction, Nanos};
 use crate::fields::*;
 use crate::lines::{DotDecoder, LineBuf};
 use crate::message::Msg;
-use crate::{Ctx, MailOptions, Meta, REDACTED, split_verb};
+use crate::{Ctx, MailOptions, Meta, REDACTED, b64, split_verb};
 
 #[derive(Debug)]
 enum Cmd {
@@ -18,6 +20,8 @@ enum Cmd {
     /// A command with a multi-line answer (LIST, UIDL without argument, CAPA).
     Multi,
     Single,
+    /// AUTH: `+` challenges may come before its final response.
+    Auth,
     Stls,
 }
 
@@ -42,6 +46,11 @@ pub struct Pop3 {
     msg_cmd: String,
     count: u64,
     user: Option<String>,
+    /// The mechanism of the AUTH command awaiting its final response, and how many SASL
+    /// responses the client has sent for it (initial response included).
+    sasl: Option<(String, u32)>,
+    /// The server sent a `+` challenge: the client's next line answers it.
+    sasl_reply: bool,
     show_secrets: bool,
     max_pending: usize,
 }
@@ -61,6 +70,8 @@ impl Pop3 {
             msg_cmd: String::new(),
             count: 0,
             user: None,
+            sasl: None,
+            sasl_reply: false,
             show_secrets: o.show_secrets,
             max_pending: o.max_pending.max(1),
         }
@@ -86,10 +97,7 @@ impl Pop3 {
                 let end = if is_msg {
                     let msg = self.msg.get_or_insert_with(|| {
                         self.count += 1;
-                        let mut m =
-                            Msg::begin(ctx, "pop3", self.meta.stream, self.count, frame, ts);
-                        m.section = Some(self.msg_cmd.clone());
-                        m
+                        Msg::begin(ctx, "pop3", self.meta.stream, self.count, frame, ts)
                     });
                     msg.touch(frame, ts);
                     self.dot.feed(data, &mut |b| msg.write(ctx, b))
@@ -145,24 +153,58 @@ impl Pop3 {
     }
 
     fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
+        if std::mem::take(&mut self.sasl_reply) {
+            // The answer to a `+` challenge (or `*` to cancel): not a command, the AUTH stays
+            // queued for its final response. It carries the credentials.
+            if ctx.opts.fields {
+                ctx.frame.proto(POP);
+                if self.show_secrets {
+                    // As tshark shows it: a request whose first word is the command.
+                    let (word, param) =
+                        line.split_at(line.iter().position(|&c| c == b' ').unwrap_or(line.len()));
+                    ctx.frame.str(POP_REQUEST, line);
+                    ctx.frame.str(POP_REQUEST_COMMAND, word);
+                    if param.len() > 1 {
+                        ctx.frame.str(POP_REQUEST_PARAMETER, &param[1..]);
+                    }
+                } else {
+                    ctx.frame.string(POP_REQUEST, REDACTED.into());
+                }
+            }
+            self.sasl_response(line);
+            return;
+        }
         let (verb, param) = split_verb(line);
+        // Shown as sent (tshark does not change the case); matched upper-cased.
+        let sent = &line[..line.iter().position(|&c| c == b' ').unwrap_or(line.len())];
         if ctx.opts.fields {
             ctx.frame.proto(POP);
-            let secret = verb == "PASS" && !self.show_secrets;
-            ctx.frame.string(
-                POP_REQUEST,
-                if secret {
-                    format!("PASS {REDACTED}")
-                } else {
-                    String::from_utf8_lossy(line).into_owned()
-                },
-            );
-            ctx.frame.string(POP_REQUEST_COMMAND, verb.clone());
-            if !param.is_empty() {
-                if secret {
-                    ctx.frame.string(POP_REQUEST_PARAMETER, REDACTED.into());
-                } else {
-                    ctx.frame.str(POP_REQUEST_PARAMETER, param);
+            // PASS's parameter, and AUTH's initial response (after the mechanism).
+            let secret = match verb.as_str() {
+                "PASS" if !self.show_secrets && !param.is_empty() => Some(0),
+                "AUTH" if !self.show_secrets => param
+                    .iter()
+                    .position(|&c| c == b' ')
+                    .map(|p| p + 1)
+                    .filter(|&p| p < param.len()),
+                _ => None,
+            };
+            match secret {
+                Some(keep) => {
+                    let shown = format!("{}{REDACTED}", String::from_utf8_lossy(&param[..keep]));
+                    ctx.frame.string(
+                        POP_REQUEST,
+                        format!("{} {shown}", String::from_utf8_lossy(sent)),
+                    );
+                    ctx.frame.str(POP_REQUEST_COMMAND, sent);
+                    ctx.frame.string(POP_REQUEST_PARAMETER, shown);
+                }
+                None => {
+                    ctx.frame.str(POP_REQUEST, line);
+                    ctx.frame.str(POP_REQUEST_COMMAND, sent);
+                    if !param.is_empty() {
+                        ctx.frame.str(POP_REQUEST_PARAMETER, param);
+                    }
                 }
             }
         }
@@ -172,8 +214,18 @@ impl Pop3 {
                 self.user = Some(String::from_utf8_lossy(u).into_owned());
                 Cmd::Single
             }
+            "AUTH" if !param.is_empty() => {
+                let mut w = param.splitn(2, |&c| c == b' ');
+                let mech = String::from_utf8_lossy(w.next().unwrap_or(&[])).to_ascii_uppercase();
+                self.sasl = Some((mech, 0));
+                if let Some(initial) = w.next().filter(|r| *r != b"=") {
+                    self.sasl_response(initial);
+                }
+                Cmd::Auth
+            }
             "RETR" | "TOP" => Cmd::Message(String::from_utf8_lossy(line).into_owned()),
-            "LIST" | "UIDL" if param.is_empty() => Cmd::Multi,
+            // AUTH without a mechanism lists them (as CAPA does), as many servers answer it.
+            "LIST" | "UIDL" | "AUTH" if param.is_empty() => Cmd::Multi,
             "CAPA" => Cmd::Multi,
             "STLS" => Cmd::Stls,
             _ => Cmd::Single,
@@ -196,8 +248,10 @@ impl Pop3 {
             }
         }
         if ind == "+" {
-            // A SASL challenge: the client's next line answers it, then a real response.
-            self.pending.push_front(Cmd::Single);
+            // A SASL challenge: the client's next line answers it; the AUTH command still
+            // waits for its final response.
+            self.sasl_reply = matches!(self.pending.front(), Some(Cmd::Auth));
+            return false;
         }
         if !self.greeted && self.pending.is_empty() {
             self.greeted = true;
@@ -216,9 +270,28 @@ impl Pop3 {
                 self.dot = DotDecoder::default();
             }
             Some(Cmd::Stls) if ok => return true,
+            Some(Cmd::Auth) => self.sasl = None,
             _ => {}
         }
         false
+    }
+
+    /// A SASL response of the AUTH exchange in progress: the user name, when the mechanism
+    /// carries it (PLAIN: authzid NUL authcid NUL password; LOGIN: the first response).
+    fn sasl_response(&mut self, line: &[u8]) {
+        let Some((mech, n)) = &mut self.sasl else {
+            return;
+        };
+        *n += 1;
+        let Some(dec) = b64(line) else { return };
+        let user = match (mech.as_str(), *n) {
+            ("PLAIN", _) => dec.split(|&c| c == 0).nth(1).map(<[u8]>::to_vec),
+            ("LOGIN", 1) => Some(dec),
+            _ => None,
+        };
+        if let Some(u) = user {
+            self.user = Some(String::from_utf8_lossy(&u).into_owned());
+        }
     }
 
     fn finish(&mut self, ctx: &mut Ctx, complete: bool) {
