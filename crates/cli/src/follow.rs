@@ -139,15 +139,16 @@ pub fn open(path: &Path) -> Option<CaptureReader> {
     }
 }
 
-/// Counts of limit hits, printed on stderr; true if data was lost to a limit.
+/// Counts of limit hits, printed on stderr; true if output differs because of a limit (data
+/// lost, or a stream renumbered).
 pub fn report_limits(eng: &Engine, limit_gaps: u64, limit_gap_bytes: u64) -> bool {
     let s = eng.flow_stats();
     let d = eng.defrag_stats();
     let mut parts = Vec::new();
     if s.evicted > 0 {
         parts.push(format!(
-            "{} flows evicted (--max-flows; later packets of them start new streams)",
-            s.evicted
+            "{} flows evicted (--max-flows), {} of them seen again and numbered as new streams",
+            s.evicted, s.reopened_after_eviction
         ));
     }
     if s.ooo_limit_flushes > 0 {
@@ -176,7 +177,9 @@ pub fn report_limits(eng: &Engine, limit_gaps: u64, limit_gap_bytes: u64) -> boo
     if !parts.is_empty() {
         eprintln!("wiresift: limits hit: {}", parts.join("; "));
     }
-    limit_gaps > 0 || s.evicted > 0
+    // An evicted flow's data was all delivered when it went; only one that comes back (its
+    // stream number then differs from Wireshark's) or a gap left by a limit changes output.
+    limit_gaps > 0 || s.reopened_after_eviction > 0
 }
 
 pub fn run(a: FollowArgs) -> Result<Outcome> {
@@ -691,14 +694,14 @@ const OPEN_FILES: usize = 512;
 /// A direction's bytes are written when this much is buffered.
 const DIR_BUF: usize = 64 * 1024;
 /// All directions' buffers together; beyond it every buffer is written out.
-const TOTAL_BUF: usize = 16 << 20;
+const TOTAL_BUF: usize = 8 << 20;
 /// Gaps listed per stream in streams.jsonl (all are counted).
 const GAPS_LISTED: usize = 64;
 
 /// A line of streams.jsonl (fields in alphabetical order, as the format has always had them).
 #[derive(serde::Serialize)]
 struct StreamRecord<'a> {
-    c2s: DirRecord<'a>,
+    c2s: DirRecord,
     client_ip: IpAddr,
     client_port: u16,
     close_reason: Option<&'static str>,
@@ -712,7 +715,7 @@ struct StreamRecord<'a> {
     last_time: Option<String>,
     limit_gaps: u64,
     proto: &'static str,
-    s2c: DirRecord<'a>,
+    s2c: DirRecord,
     server_ip: IpAddr,
     server_port: u16,
     stream: u64,
@@ -721,9 +724,9 @@ struct StreamRecord<'a> {
 
 /// One direction in a [`StreamRecord`].
 #[derive(serde::Serialize)]
-struct DirRecord<'a> {
+struct DirRecord {
     bytes: u64,
-    file: &'a str,
+    file: String,
     fin: bool,
     gap_bytes: u64,
     gaps: u64,
@@ -734,7 +737,6 @@ struct DirRecord<'a> {
 }
 
 struct SplitDir {
-    name: String,
     buf: Vec<u8>,
     /// Bytes written to the file so far (the offset of the next byte).
     written: u64,
@@ -768,6 +770,18 @@ struct SplitOut {
 
 fn endpoint_name(a: (IpAddr, u16)) -> String {
     format!("{}.{}", a.0, a.1)
+}
+
+/// `<stream>-<client ip.port>-<server ip.port>.c2s|.s2c` (made when needed rather than kept:
+/// a stream's entry stays in memory until its flow ends).
+fn split_name(i: &FlowInfo, d: usize) -> String {
+    format!(
+        "{}-{}-{}.{}",
+        i.stream,
+        endpoint_name(i.client),
+        endpoint_name(i.server),
+        if d == 0 { "c2s" } else { "s2c" }
+    )
 }
 
 fn time_str(ts: Nanos) -> String {
@@ -822,7 +836,7 @@ impl SplitOut {
         // Freed, not kept: flows stay in the table until the end of the capture, and
         // thousands of idle 64 KiB buffers would make memory grow with the capture.
         let data = std::mem::take(&mut sd.buf);
-        let name = (!sd.created).then(|| sd.name.clone());
+        let name = (!sd.created).then(|| split_name(&s.info, d));
         sd.created = true;
         sd.written += data.len() as u64;
         self.total_buf -= data.len();
@@ -869,7 +883,7 @@ impl SplitOut {
             let sum = summary.map(|x| x.dirs[d]).unwrap_or_default();
             DirRecord {
                 bytes: sd.written,
-                file: &sd.name,
+                file: split_name(i, d),
                 fin: sum.fin,
                 gap_bytes: sum.gap_bytes,
                 gaps: sum.gaps,
@@ -939,14 +953,7 @@ impl FlowHandler for SplitOut {
         {
             return;
         }
-        let base = format!(
-            "{}-{}-{}",
-            id.stream,
-            endpoint_name(info.client),
-            endpoint_name(info.server)
-        );
-        let mk = |ext: &str| SplitDir {
-            name: format!("{base}.{ext}"),
+        let mk = || SplitDir {
             buf: Vec::new(),
             written: 0,
             created: false,
@@ -955,7 +962,7 @@ impl FlowHandler for SplitOut {
             id.stream,
             SplitStream {
                 info: info.clone(),
-                dirs: [mk("c2s"), mk("s2c")],
+                dirs: [mk(), mk()],
                 gaps: Vec::new(),
                 limit_gaps: 0,
                 truncated_bytes: 0,

@@ -34,10 +34,10 @@ const BATCH_BYTES: usize = 1 << 20;
 /// ...or this many commands.
 const BATCH_CMDS: usize = 1024;
 /// Batches in flight: with [`BATCH_BYTES`], at most a few MiB queued.
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
 /// Emptied buffers kept for reuse (those of at least [`POOL_BUF_MIN`] bytes and at most
 /// [`POOL_BUF_MAX`]); the others are freed on the parser's thread.
-const POOL_MAX: usize = 32;
+const POOL_MAX: usize = 16;
 const POOL_BUF_MIN: usize = 32 * 1024;
 const POOL_BUF_MAX: usize = 256 * 1024;
 

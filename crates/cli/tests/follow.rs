@@ -330,8 +330,50 @@ fn display_filter_selects_streams_in_order() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A flow evicted for room is closed with all its data delivered: counted, exit 0. One that
+/// comes back after its eviction gets a new stream number (Wireshark would continue the old
+/// one): counted, exit 1.
 #[test]
-fn limits_are_counted_and_exit_1() {
+fn evicted_flows_that_come_back_exit_1() {
+    use pcapgen::{ACK, PSH, Pcap};
+    let mut p = Pcap::new();
+    let srv = ([10, 0, 0, 2], 80);
+    let cl = |n: u16| ([10, 0, 0, 1], 40_000 + n);
+    p.tcp(cl(1), srv, 1, 1, ACK | PSH, b"first");
+    p.tcp(cl(2), srv, 1, 1, ACK | PSH, b"second");
+    p.tcp(cl(3), srv, 1, 1, ACK | PSH, b"third");
+    p.tcp(cl(1), srv, 6, 1, ACK | PSH, b"again");
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = tmp.path().join("back.pcap");
+    std::fs::write(&cap, &p.bytes).unwrap();
+    let out = tmp.path().join("s");
+    let o = run(bin()
+        .arg("follow")
+        .arg(&cap)
+        .arg("--split")
+        .arg(&out)
+        .args(["--max-flows", "2"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("2 flows evicted (--max-flows), 1 of them seen again"),
+        "{err}"
+    );
+    let recs = jsonl(&out);
+    assert_eq!(recs.len(), 4, "the returning flow is a fourth stream");
+    assert_eq!(
+        std::fs::read(out.join("3-10.0.0.1.40001-10.0.0.2.80.c2s")).unwrap(),
+        b"again"
+    );
+    // Enough room: three streams, exit 0.
+    let out = tmp.path().join("t");
+    let o = run(bin().arg("follow").arg(&cap).arg("--split").arg(&out));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(jsonl(&out).len(), 3);
+}
+
+#[test]
+fn limits_are_counted() {
     let Some(dir) = corpus() else { return };
     let cap = dir.join("tcp/arkime-tcp-reassembly-synthetic.pcap");
     if !cap.exists() {
@@ -346,9 +388,13 @@ fn limits_are_counted_and_exit_1() {
         .arg(&out)
         .args(["--max-ooo-segments", "1", "--max-flows", "2"]));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    // Evicted flows lose nothing (their data is delivered when they go): exit 0.
+    assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("limits hit"), "{err}");
-    assert!(err.contains("evicted"), "{err}");
+    assert!(
+        err.contains("evicted (--max-flows), 0 of them seen again"),
+        "{err}"
+    );
     let recs = jsonl(&out);
     assert!(recs.iter().any(|r| r["close_reason"] == "evicted"));
     // Without limits: exit 0.

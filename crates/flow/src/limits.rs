@@ -11,7 +11,7 @@ use crate::{FlowError, Nanos};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Flows kept in memory (TCP + UDP). When full, the least recently used flow is flushed
-    /// and closed with [`crate::CloseReason::Evicted`]. Default 262 144.
+    /// and closed with [`crate::CloseReason::Evicted`]. Default 65 536 (a flow costs about 1 KiB).
     ///
     /// A later packet of an evicted flow starts a new stream index (Wireshark never forgets a
     /// conversation, so numbering diverges from tshark only after an eviction, which is counted).
@@ -32,7 +32,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_flows: 262_144,
+            max_flows: 65_536,
             max_ooo_bytes: 4 << 20,
             max_ooo_segments: 1024,
             max_total_ooo_bytes: 64 << 20,
@@ -79,6 +79,10 @@ pub struct Stats {
     pub flows_closed: u64,
     /// Flows closed because `max_flows` was reached.
     pub evicted: u64,
+    /// New flows on the addresses and ports of an evicted one: Wireshark would have continued
+    /// the old stream, here they got a new stream number. (An evicted flow that is never seen
+    /// again loses nothing: its data was delivered when it was evicted.)
+    pub reopened_after_eviction: u64,
     /// Flows closed by `idle_timeout`.
     pub idle_closed: u64,
     /// Conversations replaced by a new SYN on the same addresses and ports.

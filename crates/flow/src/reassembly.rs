@@ -25,7 +25,7 @@ use crate::{DirSummary, Direction, FlowHandler, FlowId, Gap, GapCause, Nanos, Pr
 
 /// How many recently delivered segments are remembered (by hash) to spot retransmissions
 /// whose bytes differ from the first copy.
-const RECENT: usize = 16;
+const RECENT: usize = 8;
 
 #[derive(Clone, Debug)]
 struct Frag {
@@ -35,7 +35,7 @@ struct Frag {
     ts: Nanos,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Recent {
     seq: u32,
     len: u32,
@@ -121,7 +121,10 @@ pub(crate) struct DirReassembler {
     frags: BTreeMap<(i128, u64), Frag>,
     arrivals: u64,
     buffered_bytes: usize,
-    recent: Vec<Recent>,
+    /// Inline, not a `Vec`: every flow has two of these, and a heap block per direction was
+    /// a third of a flow's memory.
+    recent: [Recent; RECENT],
+    recent_len: usize,
     recent_pos: usize,
 }
 
@@ -184,18 +187,17 @@ impl DirReassembler {
             len: u32::try_from(data.len()).unwrap_or(u32::MAX),
             hash: hash_bytes(data),
         };
-        if self.recent.len() < RECENT {
-            self.recent.push(r);
-        } else {
-            self.recent[self.recent_pos % RECENT] = r;
-        }
+        self.recent[self.recent_pos % RECENT] = r;
         self.recent_pos = self.recent_pos.wrapping_add(1);
+        self.recent_len = (self.recent_len + 1).min(RECENT);
     }
 
     /// A full copy of already delivered bytes: compare with what was delivered, if known.
     fn check_duplicate(&self, seq: u32, data: &[u8], sink: &mut Sink<'_>) {
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        if let Some(r) = self.recent.iter().find(|r| r.seq == seq && r.len == len)
+        if let Some(r) = self.recent[..self.recent_len]
+            .iter()
+            .find(|r| r.seq == seq && r.len == len)
             && r.hash != hash_bytes(data)
         {
             sink.conflict();

@@ -6,6 +6,7 @@
 //! and idle flows found from the front.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use crate::analysis::{Analysis, SegFacts, TcpAnalyzer};
@@ -69,7 +70,13 @@ pub struct FlowTable {
     tick: u64,
     index: StreamIndex,
     stats: Stats,
+    /// Hashes of evicted conversations, to count those that come back
+    /// ([`Stats::reopened_after_eviction`]); at most [`EVICTED_REMEMBERED`].
+    evicted_keys: std::collections::HashSet<u64, foldhash::fast::RandomState>,
 }
+
+/// Evicted conversations remembered (8 bytes each); beyond, the set starts over.
+const EVICTED_REMEMBERED: usize = 1 << 18;
 
 impl FlowTable {
     /// A table with the given limits. Limits of 0 are raised to 1; use [`Limits::validate`]
@@ -90,6 +97,7 @@ impl FlowTable {
             tick: 0,
             index: StreamIndex::default(),
             stats: Stats::default(),
+            evicted_keys: Default::default(),
         }
     }
 
@@ -360,7 +368,17 @@ impl FlowTable {
                     break;
                 };
                 self.stats.evicted += 1;
+                if self.evicted_keys.len() >= EVICTED_REMEMBERED {
+                    self.evicted_keys.clear();
+                }
+                let hv = self.flows.hasher().hash_one(victim);
+                self.evicted_keys.insert(hv);
                 self.close(&victim, CloseReason::Evicted, h);
+            }
+            if !self.evicted_keys.is_empty()
+                && self.evicted_keys.remove(&self.flows.hasher().hash_one(key))
+            {
+                self.stats.reopened_after_eviction += 1;
             }
             let stream = self.index.allocate(key.proto);
             // Client: the SYN sender; a SYN/ACK comes from the server; otherwise the first
