@@ -17,14 +17,14 @@ OUT=$(mktemp -d /dev/shm/wshttp.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 cat "$F" > /dev/null
 python3 bench/compare.py --runs "$RUNS" --name "$(basename "$F"): export http vs tshark --export-objects http" \
-    --peer "sh -c 'rm -rf $OUT/t; mkdir $OUT/t; exec tshark -n -q -r $F --export-objects http,$OUT/t'" \
-    --ours "sh -c 'rm -rf $OUT/o; exec $W export http $F -o $OUT/o 2>/dev/null'"
+    --peer-prep "rm -rf $OUT/t; mkdir $OUT/t" --peer "tshark -n -q -r $F --export-objects http,$OUT/t" \
+    --ours-prep "rm -rf $OUT/o" --ours "$W export http $F -o $OUT/o 2>/dev/null"
 python3 bench/compare.py --runs "$RUNS" --name "$(basename "$F"): export http vs tcpflow -e http" \
-    --peer "sh -c 'rm -rf $OUT/f; mkdir $OUT/f; exec tcpflow -e http -r $F -o $OUT/f'" \
-    --ours "sh -c 'rm -rf $OUT/o; exec $W export http $F -o $OUT/o 2>/dev/null'"
+    --peer-prep "rm -rf $OUT/f; mkdir $OUT/f" --peer "tcpflow -e http -r $F -o $OUT/f" \
+    --ours-prep "rm -rf $OUT/o" --ours "$W export http $F -o $OUT/o 2>/dev/null"
 python3 bench/compare.py --runs "$RUNS" --name "$(basename "$F"): export http --har vs tshark --export-objects http" \
-    --peer "sh -c 'rm -rf $OUT/t; mkdir $OUT/t; exec tshark -n -q -r $F --export-objects http,$OUT/t'" \
-    --ours "sh -c 'rm -rf $OUT/o; exec $W export http $F -o $OUT/o --har $OUT/x.har 2>/dev/null'"
+    --peer-prep "rm -rf $OUT/t; mkdir $OUT/t" --peer "tshark -n -q -r $F --export-objects http,$OUT/t" \
+    --ours-prep "rm -rf $OUT/o" --ours "$W export http $F -o $OUT/o --har $OUT/x.har 2>/dev/null"
 # Coverage: responses tshark dissects vs response records in our manifest.
 rm -rf "$OUT/o"; "$W" export http "$F" -o "$OUT/o" 2> "$OUT/err" || true
 TS=$(tshark -n -r "$F" -Y http.response -T fields -e frame.number 2>/dev/null | wc -l)

@@ -49,6 +49,6 @@ sys.exit(1 if missing else 0)
 PY
     rm -rf "$OUT/t" "$OUT/o"
     python3 bench/compare.py --runs "$RUNS" --name "wl-$size: e-mails (export smtp vs --export-objects imf)" \
-        --peer "sh -c 'rm -rf $OUT/t && mkdir $OUT/t && tshark -n -q -r $F --export-objects imf,$OUT/t'" \
-        --ours "sh -c 'rm -rf $OUT/o && $W export smtp $F -o $OUT/o 2>/dev/null'"
+        --peer-prep "rm -rf $OUT/t && mkdir $OUT/t" --peer "tshark -n -q -r $F --export-objects imf,$OUT/t" \
+        --ours-prep "rm -rf $OUT/o" --ours "$W export smtp $F -o $OUT/o 2>/dev/null"
 done

@@ -19,8 +19,8 @@ for size in ${SIZES:-100m 1g}; do
     "$W" read "$F" -f 'tcp port 443' -w "$H"
     cat "$H" > /dev/null
     python3 bench/compare.py --runs "$RUNS" --name "wl-$size HTTPS ($(du -h "$H" | cut -f1)): export http with key log" \
-        --peer "sh -c 'rm -rf $OUT/p; tshark -r $H -o tls.keylog_file:$KEYS -q --export-objects http,$OUT/p >/dev/null 2>&1'" \
-        --ours "sh -c 'rm -rf $OUT/o; $W export http $H -o $OUT/o --tls-keylog $KEYS 2>/dev/null'"
+        --peer-prep "rm -rf $OUT/p" --peer "tshark -r $H -o tls.keylog_file:$KEYS -q --export-objects http,$OUT/p 2>/dev/null" \
+        --ours-prep "rm -rf $OUT/o" --ours "$W export http $H -o $OUT/o --tls-keylog $KEYS 2>/dev/null"
     # Same files (tshark names differ; compare the multiset of contents).
     (cd "$OUT/p" && find . -type f -exec md5sum {} + | cut -d' ' -f1 | sort) > "$OUT/p.md5"
     (cd "$OUT/o" && find . -type f ! -name manifest.jsonl -exec md5sum {} + | cut -d' ' -f1 | sort) > "$OUT/o.md5"

@@ -156,7 +156,8 @@ fn build_extractors(
             fields: uses(wiresift_mail::BASE, wiresift_mail::BASE + 1000),
             ..wiresift_mail::MailOptions::default()
         };
-        let m = wiresift_mail::MailExtractor::new(opts, Some(&a.out)).map_err(|e| e.to_string())?;
+        // Attachments through the manifest's writer thread, like HTTP objects.
+        let m = wiresift_mail::MailExtractor::with_dir(opts, out_dir.clone());
         ex.others.push(Box::new(m));
     }
     Ok(ex)
@@ -191,7 +192,10 @@ fn record_is(rec: &Value, what: &str) -> bool {
 }
 
 pub fn run(a: ExportArgs) -> Result<Outcome> {
-    let mut reader = match crate::output::open_capture(&a.file) {
+    // Mail alone touches little but packet headers outside its own flows: a reading thread
+    // (whose copy leaves those headers in the shared cache) beats mapping the file there.
+    let map = matches!(a.kind, Kind::Http | Kind::All);
+    let mut reader = match crate::output::open_capture_with(&a.file, map) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wiresift: {}: {e}", a.file.display());

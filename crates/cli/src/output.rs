@@ -69,8 +69,17 @@ pub fn advance_or_report(
 pub fn open_capture(
     path: &std::path::Path,
 ) -> Result<wiresift_capfile::CaptureReader, wiresift_capfile::ReadError> {
+    open_capture_with(path, true)
+}
+
+/// [`open_capture`], mapping the file only if `map` (a command that looks at a small part of
+/// each frame is better served by the reading thread).
+pub fn open_capture_with(
+    path: &std::path::Path,
+    map: bool,
+) -> Result<wiresift_capfile::CaptureReader, wiresift_capfile::ReadError> {
     use wiresift_capfile::{ByteSource, CaptureReader, ReadError};
-    if path.as_os_str() != "-" && std::env::var_os("WIRESIFT_NO_MMAP").is_none() {
+    if map && path.as_os_str() != "-" && std::env::var_os("WIRESIFT_NO_MMAP").is_none() {
         match wiresift_capture::mapped::MappedFile::open(path) {
             Ok(Some(m)) if !m.bytes().starts_with(&[0x1f, 0x8b]) => {
                 return CaptureReader::from_bytes(Box::new(m));

@@ -87,6 +87,8 @@ impl Default for MailOptions {
 pub struct Ctx {
     pub opts: MailOptions,
     pub dir: Option<ObjectDir>,
+    /// Attachments go through the directory's writer thread (see [`MailExtractor::with_dir`]).
+    pub background: bool,
     pub frame: FrameFields,
     records: Vec<Value>,
     pub summary: ExportSummary,
@@ -179,10 +181,22 @@ impl MailExtractor {
             Some(p) => Some(ObjectDir::create(p)?),
             None => None,
         };
-        Ok(MailExtractor {
+        Ok(MailExtractor::build(opts, dir, false))
+    }
+
+    /// Exports into `dir`, whose writer thread (and manifest) the caller shares: attachments
+    /// are written and hashed there, and records carry placeholders for their final names and
+    /// digests ([`wiresift_export::fact`]), so they must go to that directory's manifest.
+    pub fn with_dir(opts: MailOptions, dir: ObjectDir) -> MailExtractor {
+        MailExtractor::build(opts, Some(dir), true)
+    }
+
+    fn build(opts: MailOptions, dir: Option<ObjectDir>, background: bool) -> MailExtractor {
+        MailExtractor {
             ctx: Ctx {
                 opts,
                 dir,
+                background,
                 frame: FrameFields::default(),
                 records: Vec::new(),
                 summary: ExportSummary {
@@ -196,7 +210,7 @@ impl MailExtractor {
                 tls_flows: Vec::new(),
             },
             flows: StreamMap::default(),
-        })
+        }
     }
 
     /// Flows whose rest is TLS (for a TLS decryptor to take over), with the stream offset of

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
 use serde_json::{Value, json};
-use wiresift_export::{HashingWriter, ObjectDir, sha256_hex};
+use wiresift_export::{Fact, HashingWriter, ObjectDir, fact, sha256_hex};
 use wiresift_flow::Nanos;
 
 use crate::Ctx;
@@ -260,7 +260,14 @@ impl Msg {
                     .file_name()
                     .map(|n| n.to_string_lossy().trim_end_matches(".eml").to_string())
                     .unwrap_or_default();
-                extract(dir, &raw, &stem, &mut atts, &mut self.anomalies);
+                extract(
+                    dir,
+                    ctx.background,
+                    &raw,
+                    &stem,
+                    &mut atts,
+                    &mut self.anomalies,
+                );
             }
         }
         rec.insert("attachments".into(), Value::Array(atts));
@@ -394,6 +401,7 @@ fn trim(b: &[u8]) -> &[u8] {
 /// are written as `.eml` and their own attachments extracted too.
 fn extract(
     dir: &ObjectDir,
+    background: bool,
     raw: &[u8],
     stem: &str,
     out: &mut Vec<Value>,
@@ -404,11 +412,16 @@ fn extract(
         return;
     };
     let mut sub = None;
-    walk(dir, &msg, stem, &mut sub, out, anomalies, 0);
+    walk(dir, background, &msg, stem, &mut sub, out, anomalies, 0);
 }
 
+/// Writes the attachments of `msg` (and of messages nested in it). With `background`, the
+/// directory's writer thread writes and hashes them, and the record carries placeholders for
+/// the final name and digest (filled in when the manifest line is written).
+#[allow(clippy::too_many_arguments)]
 fn walk(
     dir: &ObjectDir,
+    background: bool,
     msg: &mail_parser::Message<'_>,
     stem: &str,
     sub: &mut Option<PathBuf>,
@@ -442,22 +455,36 @@ fn walk(
                 }
             }
         }
-        match dir.write_object(sub.as_deref(), &name, data) {
-            Ok((rel, size, sha)) => {
-                debug_assert_eq!(sha, sha256_hex(data));
-                out.push(json!({
-                    "name": name,
-                    "file": rel.to_string_lossy(),
-                    "content_type": ctype,
-                    "size": size,
-                    "sha256": sha,
-                    "encoding": part.content_transfer_encoding(),
-                }));
+        if background {
+            let mut f = dir.background().create(sub.as_deref(), &name);
+            let _ = f.write_all(data);
+            let id = f.close();
+            out.push(json!({
+                "name": name,
+                "file": fact(id, Fact::File),
+                "content_type": ctype,
+                "size": data.len(),
+                "sha256": fact(id, Fact::Sha256),
+                "encoding": part.content_transfer_encoding(),
+            }));
+        } else {
+            match dir.write_object(sub.as_deref(), &name, data) {
+                Ok((rel, size, sha)) => {
+                    debug_assert_eq!(sha, sha256_hex(data));
+                    out.push(json!({
+                        "name": name,
+                        "file": rel.to_string_lossy(),
+                        "content_type": ctype,
+                        "size": size,
+                        "sha256": sha,
+                        "encoding": part.content_transfer_encoding(),
+                    }));
+                }
+                Err(e) => anomalies.push(json!({"write_error": e.to_string()})),
             }
-            Err(e) => anomalies.push(json!({"write_error": e.to_string()})),
         }
         if let Some(m) = nested {
-            walk(dir, m, stem, sub, out, anomalies, depth + 1);
+            walk(dir, background, m, stem, sub, out, anomalies, depth + 1);
         }
     }
 }
