@@ -26,11 +26,11 @@ use wiresift_capfile::ByteSource;
 /// Files smaller than this are read: mapping has a fixed cost and saves nothing there.
 const MIN_LEN: u64 = 8 << 20;
 /// Pages behind the parser are released in steps of this many bytes.
-const RELEASE_STEP: usize = 8 << 20;
+const RELEASE_STEP: usize = 4 << 20;
 const PAGE: usize = 4096;
 
 /// How far ahead of the parser the page tables are filled.
-const AHEAD: usize = 16 << 20;
+const AHEAD: usize = 12 << 20;
 /// Pages are filled in steps of this many bytes.
 const POPULATE_STEP: usize = 2 << 20;
 
@@ -42,8 +42,9 @@ pub struct MappedFile {
 }
 
 /// The thread that fills the page tables ahead of the parser (`MADV_POPULATE_READ`, Linux
-/// 5.14+), so that the parser does not take a page fault every 64 KiB itself: the faults
-/// happen on the other core, as the copies did when the file was read on a thread.
+/// 5.14+), so that the parser does not take a page fault every 64 KiB itself, and releases the
+/// pages behind it: the page-table work happens on the other core, as the copies did when the
+/// file was read on a thread.
 struct Ahead {
     pos: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
@@ -60,21 +61,36 @@ impl Ahead {
             .name("populate".into())
             .spawn(move || {
                 let len = map.len();
-                let mut done = 0usize;
+                let (mut done, mut released) = (0usize, 0usize);
+                let mut populate = true;
                 while !st.load(Ordering::Relaxed) {
                     let at = p.load(Ordering::Relaxed);
+                    let behind = at.min(len) / PAGE * PAGE;
+                    if behind >= released + RELEASE_STEP {
+                        // SAFETY: as in `release_before`: a shared read-only file mapping,
+                        // and the parser has moved past everything before `at`.
+                        #[allow(unsafe_code)]
+                        let _ = unsafe {
+                            map.unchecked_advise_range(
+                                UncheckedAdvice::DontNeed,
+                                released,
+                                behind - released,
+                            )
+                        };
+                        released = behind;
+                    }
                     done = done.max(at);
                     let end = (at + AHEAD).min(len);
-                    if done >= end {
-                        if end == len {
-                            break;
-                        }
+                    if !populate || done >= end {
                         std::thread::park();
                         continue;
                     }
                     let n = (end - done).min(POPULATE_STEP);
                     if map.advise_range(Advice::PopulateRead, done, n).is_err() {
-                        break; // an older kernel: the parser takes the faults itself
+                        // An older kernel: the parser takes the faults itself; this thread
+                        // still releases.
+                        populate = false;
+                        continue;
                     }
                     done += n;
                 }
@@ -132,12 +148,13 @@ impl ByteSource for MappedFile {
     }
 
     fn release_before(&mut self, offset: usize) {
-        if let Some(a) = self.ahead.as_mut()
-            && offset >= a.woken_at + POPULATE_STEP
-        {
-            a.pos.store(offset, Ordering::Relaxed);
-            a.woken_at = offset;
-            a.thread.unpark();
+        if let Some(a) = self.ahead.as_mut() {
+            if offset >= a.woken_at + POPULATE_STEP {
+                a.pos.store(offset, Ordering::Relaxed);
+                a.woken_at = offset;
+                a.thread.unpark();
+            }
+            return;
         }
         let end = offset.min(self.map.len()) / PAGE * PAGE;
         if end >= self.released + RELEASE_STEP {

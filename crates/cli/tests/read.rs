@@ -408,7 +408,7 @@ fn mapped_files_read_exactly_like_streamed_ones() {
     let mut p = pcapgen::Pcap::new();
     let body: Vec<u8> = (0..1400u32).map(|i| (i * 31 % 251) as u8).collect();
     let mut seq = 1u32;
-    for i in 0..24_000u32 {
+    for i in 0..72_000u32 {
         let port = 40_000 + (i % 200) as u16;
         p.tcp(
             ([10, 0, 0, 1], port),
@@ -420,7 +420,7 @@ fn mapped_files_read_exactly_like_streamed_ones() {
         );
         seq = seq.wrapping_add(1400);
     }
-    assert!(p.bytes.len() > 32 << 20, "{}", p.bytes.len());
+    assert!(p.bytes.len() > 96 << 20, "{}", p.bytes.len());
     let whole = t.path().join("big.pcap");
     std::fs::write(&whole, &p.bytes).unwrap();
     // Cut in the middle of the last record's data.
@@ -479,7 +479,9 @@ fn mapped_files_read_exactly_like_streamed_ones() {
             let err = String::from_utf8_lossy(&o.stderr);
             let kib: u64 = err.lines().last().unwrap_or("").trim().parse().unwrap_or(0);
             assert!(kib > 0, "{err}");
-            assert!(kib < 24 * 1024, "peak RSS {kib} KiB reading a 34 MB file");
+            // The file's pages in memory at once: up to 12 MiB filled ahead of the parser
+            // and 4 MiB not yet released behind it.
+            assert!(kib < 48 * 1024, "peak RSS {kib} KiB reading a 104 MB file");
         }
         Err(e) => println!("SKIP peak RSS check: /usr/bin/time: {e}"),
     }
