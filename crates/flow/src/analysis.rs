@@ -379,8 +379,19 @@ impl TcpAnalyzer {
 
         // RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER / SPURIOUS
         if (seglen > 0 || flags & (F::SYN | F::FIN) != 0) && !ta.contains(Analysis::KEEP_ALIVE) {
-            let seq_not_advanced = fwd.nextseq != 0 && lt_seq(seq, fwd.nextseq);
+            let mut seq_not_advanced = fwd.nextseq != 0 && lt_seq(seq, fwd.nextseq);
+            // Wireshark 4.0: a segment of more than one byte starting one byte before the next
+            // expected one (after a possible zero window probe) adds new data.
+            if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
+                seq_not_advanced = false;
+            }
             'rt: {
+                // Data the peer has already acknowledged: spurious. Wireshark 4.0 checks this
+                // before fast retransmission and out-of-order.
+                if seglen > 0 && rev.lastack != 0 && le_seq(seq.wrapping_add(seglen), rev.lastack) {
+                    ta.insert(Analysis::SPURIOUS_RETRANSMISSION);
+                    break 'rt;
+                }
                 // Wireshark computes these intervals unsigned: a packet older than the
                 // reference (capture reordering) is never "within" the interval.
                 let t = elapsed(s.ts, rev.lastacktime);
@@ -396,10 +407,6 @@ impl TcpAnalyzer {
                     && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(sf)
                 {
                     ta.insert(Analysis::OUT_OF_ORDER);
-                    break 'rt;
-                }
-                if seglen > 0 && rev.lastack != 0 && le_seq(seq.wrapping_add(seglen), rev.lastack) {
-                    ta.insert(Analysis::SPURIOUS_RETRANSMISSION);
                     break 'rt;
                 }
                 if seq_not_advanced {

@@ -50,6 +50,8 @@ struct Sim {
     t: FlowTable,
     r: Rec,
     frame: u64,
+    /// Time between packets (1 s unless a test needs them closer).
+    step: i64,
 }
 
 impl Sim {
@@ -58,6 +60,7 @@ impl Sim {
             t: FlowTable::new(l),
             r: Rec::default(),
             frame: 0,
+            step: 1_000_000_000,
         }
     }
     #[allow(clippy::too_many_arguments)]
@@ -84,7 +87,7 @@ impl Sim {
         };
         let p = Packet {
             frame: self.frame,
-            ts: self.frame as i64 * 1_000_000_000,
+            ts: self.frame as i64 * self.step,
             src,
             dst,
             transport: Transport::Tcp(TcpSegment {
@@ -200,6 +203,41 @@ fn keep_alive_and_zero_window_probe_not_duplicated() {
     s.tcp(true, 104, 201, F::ACK, b"def");
     s.finish();
     assert_eq!(s.r.bytes(CS), b"abcdef");
+}
+
+/// A copy of data the peer has already acknowledged is a spurious retransmission even when it
+/// arrives close enough to the highest segment to pass for out-of-order: Wireshark 4.0 checks
+/// for spurious first (seen on a lossy, duplicating link: tshark and we now agree on every
+/// frame's flags there).
+#[test]
+fn acknowledged_copy_is_spurious_before_out_of_order() {
+    use wiresift_flow::Analysis as A;
+    let mut s = Sim::new(Limits::default());
+    // A 20 ms handshake (the out-of-order window is the first round trip), then data
+    // 0.1 ms apart: everything after it is within the window.
+    s.step = 10_000_000;
+    handshake(&mut s, 100, 200);
+    s.step = 100_000;
+    s.frame *= 100;
+    s.tcp(true, 101, 201, F::ACK, b"aaaa");
+    s.tcp(true, 109, 201, F::ACK, b"cccc"); // 105..109 late
+    s.tcp(false, 201, 105, F::ACK, b"");
+    let late = facts(s.tcp(true, 105, 201, F::ACK, b"bbbb"));
+    assert!(
+        late.analysis.contains(A::OUT_OF_ORDER),
+        "{:?}",
+        late.analysis
+    );
+    s.tcp(false, 201, 113, F::ACK, b""); // all acknowledged
+    let again = facts(s.tcp(true, 105, 201, F::ACK, b"bbbb"));
+    assert!(
+        again.analysis.contains(A::SPURIOUS_RETRANSMISSION)
+            && !again.analysis.contains(A::OUT_OF_ORDER),
+        "{:?}",
+        again.analysis
+    );
+    s.finish();
+    assert_eq!(s.r.bytes(CS), b"aaaabbbbcccc");
 }
 
 #[test]
