@@ -19,7 +19,9 @@ pub struct Limits {
     /// Out-of-order bytes buffered per TCP direction. When exceeded, the oldest buffered data
     /// is flushed after a gap ([`crate::GapCause::Limit`]). Default 4 MiB.
     pub max_ooo_bytes: usize,
-    /// Out-of-order segments buffered per TCP direction. Default 1024.
+    /// Out-of-order segments buffered per TCP direction. Default 4096 (a lossy link holds a
+    /// hole open for a retransmission timeout while 1,000-2,000 segments arrive beyond it;
+    /// the byte limit bounds the memory).
     pub max_ooo_segments: usize,
     /// Total out-of-order bytes over all flows. Default 64 MiB.
     pub max_total_ooo_bytes: usize,
@@ -34,7 +36,7 @@ impl Default for Limits {
         Limits {
             max_flows: 65_536,
             max_ooo_bytes: 4 << 20,
-            max_ooo_segments: 1024,
+            max_ooo_segments: 4096,
             max_total_ooo_bytes: 64 << 20,
             idle_timeout: None,
         }
