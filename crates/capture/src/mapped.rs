@@ -34,6 +34,23 @@ const AHEAD: usize = 12 << 20;
 /// Pages are filled in steps of this many bytes.
 const POPULATE_STEP: usize = 2 << 20;
 
+/// Lets go of the pages before `offset` (from `*released` on) once a step's worth has
+/// accumulated, so that resident memory stays flat.
+fn release(map: &Mmap, released: &mut usize, offset: usize) {
+    let end = offset.min(map.len()) / PAGE * PAGE;
+    if end >= *released + RELEASE_STEP {
+        // SAFETY: MADV_DONTNEED on a shared, read-only file mapping drops only our page table
+        // entries; later accesses fault the same file data back in from the page cache. No
+        // reference into this range is alive: the reader only reports offsets before the
+        // record it is about to return.
+        #[allow(unsafe_code)]
+        let _ = unsafe {
+            map.unchecked_advise_range(UncheckedAdvice::DontNeed, *released, end - *released)
+        };
+        *released = end;
+    }
+}
+
 /// A capture file mapped read-only.
 pub struct MappedFile {
     map: Arc<Mmap>,
@@ -65,20 +82,7 @@ impl Ahead {
                 let mut populate = true;
                 while !st.load(Ordering::Relaxed) {
                     let at = p.load(Ordering::Relaxed);
-                    let behind = at.min(len) / PAGE * PAGE;
-                    if behind >= released + RELEASE_STEP {
-                        // SAFETY: as in `release_before`: a shared read-only file mapping,
-                        // and the parser has moved past everything before `at`.
-                        #[allow(unsafe_code)]
-                        let _ = unsafe {
-                            map.unchecked_advise_range(
-                                UncheckedAdvice::DontNeed,
-                                released,
-                                behind - released,
-                            )
-                        };
-                        released = behind;
-                    }
+                    release(&map, &mut released, at);
                     done = done.max(at);
                     let end = (at + AHEAD).min(len);
                     if !populate || done >= end {
@@ -156,21 +160,6 @@ impl ByteSource for MappedFile {
             }
             return;
         }
-        let end = offset.min(self.map.len()) / PAGE * PAGE;
-        if end >= self.released + RELEASE_STEP {
-            // SAFETY: MADV_DONTNEED on a shared, read-only file mapping drops only our page
-            // table entries; later accesses fault the same file data back in from the page
-            // cache. No reference into this range is alive: the reader only asks for ranges
-            // before the record it is about to return.
-            #[allow(unsafe_code)]
-            let _ = unsafe {
-                self.map.unchecked_advise_range(
-                    UncheckedAdvice::DontNeed,
-                    self.released,
-                    end - self.released,
-                )
-            };
-            self.released = end;
-        }
+        release(&self.map, &mut self.released, offset);
     }
 }

@@ -46,11 +46,16 @@ const PLACEHOLDER: &str = "\u{0}wiresift-fact:";
 /// [`Background::record`]; the writer replaces it. A record that references a file which had
 /// a write error also gets `{"write_error": ...}` in its `anomalies` array.
 pub fn fact(id: FileId, what: Fact) -> Value {
+    Value::String(fact_text(id, what))
+}
+
+/// [`fact`] as text, for records built from strings.
+pub fn fact_text(id: FileId, what: Fact) -> String {
     let w = match what {
         Fact::File => "file",
         Fact::Sha256 => "sha256",
     };
-    Value::String(format!("{PLACEHOLDER}{}:{w}", id.0))
+    format!("{PLACEHOLDER}{}:{w}", id.0)
 }
 
 /// A finished file, as the writer saw it.

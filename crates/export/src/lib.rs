@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 mod background;
-pub use background::{Background, BackgroundReport, Fact, FileId, FileResult, ObjFile, fact};
+pub use background::{
+    Background, BackgroundReport, Fact, FileId, FileResult, ObjFile, fact, fact_text,
+};
 
 /// Counts an extractor reports at the end (printed on stderr, and the exit status: 1 when
 /// anything was truncated or undecodable).

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::rc::Rc;
 
 use serde_json::{Value, json};
-use wiresift_export::{Background, Fact, FileId, MAX_NAME, ObjFile, ObjectDir, fact, sanitize};
+use wiresift_export::{
+    Background, Fact, FileId, MAX_NAME, ObjFile, ObjectDir, fact_text, sanitize,
+};
 
 use crate::decode::{self, Sink, Terminal};
 use crate::multipart::Multipart;
@@ -68,19 +70,12 @@ impl OutDir {
 
 /// The manifest's placeholder for the file name of `id` (filled in by the writer thread).
 pub fn file_fact(id: FileId) -> String {
-    fact_string(id, Fact::File)
+    fact_text(id, Fact::File)
 }
 
 /// The manifest's placeholder for the SHA-256 of `id`.
 pub fn sha_fact(id: FileId) -> String {
-    fact_string(id, Fact::Sha256)
-}
-
-fn fact_string(id: FileId, f: Fact) -> String {
-    match fact(id, f) {
-        Value::String(s) => s,
-        _ => String::new(),
-    }
+    fact_text(id, Fact::Sha256)
 }
 
 /// What is known about a body when it starts.
