@@ -56,6 +56,35 @@ pub struct MappedFile {
     map: Arc<Mmap>,
     released: usize,
     ahead: Option<Ahead>,
+    /// Bytes up to here have been prefetched into this core's cache.
+    prefetched: usize,
+}
+
+/// How far ahead of the frame being parsed its cache lines are requested: the hardware
+/// prefetchers stop at every 4 KiB page of a mapping (its pages are not contiguous), and each
+/// of the parser's first touches was then a miss to memory.
+const PREFETCH_AHEAD: usize = 8 << 10;
+
+/// Asks the CPU to bring `b` into its caches (a hint: no fault, no effect on results).
+fn prefetch(b: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let p = b.as_ptr();
+        let mut i = 0;
+        while i < b.len() {
+            // SAFETY: `_mm_prefetch` only hints the cache; it never faults and reads nothing
+            // into the program. The pointer is inside `b`. SSE is part of x86_64.
+            #[allow(unsafe_code)]
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    p.wrapping_add(i).cast(),
+                );
+            }
+            i += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = b;
 }
 
 /// The thread that fills the page tables ahead of the parser (`MADV_POPULATE_READ`, Linux
@@ -142,6 +171,7 @@ impl MappedFile {
             map,
             released: 0,
             ahead,
+            prefetched: 0,
         }))
     }
 }
@@ -152,6 +182,12 @@ impl ByteSource for MappedFile {
     }
 
     fn release_before(&mut self, offset: usize) {
+        let want = (offset + PREFETCH_AHEAD).min(self.map.len());
+        let from = self.prefetched.max(offset);
+        if want > from {
+            prefetch(&self.map[from..want]);
+            self.prefetched = want;
+        }
         if let Some(a) = self.ahead.as_mut() {
             if offset >= a.woken_at + POPULATE_STEP {
                 a.pos.store(offset, Ordering::Relaxed);

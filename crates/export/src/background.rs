@@ -85,6 +85,9 @@ enum Cmd {
         id: u64,
         subdir: Option<PathBuf>,
         hint: (usize, usize),
+        /// Hash while writing; otherwise the digest is computed from the file if it is ever
+        /// asked for (a side file that is usually removed).
+        hash: bool,
     },
     Write {
         id: u64,
@@ -176,6 +179,18 @@ impl Background {
     /// Creates a file named after `hint` (sanitised; numbered if taken) in `subdir` (or the
     /// root); what is written to it goes through the thread.
     pub fn create(&self, subdir: Option<&Path>, hint: &str) -> ObjFile {
+        self.create_with(subdir, hint, true)
+    }
+
+    /// [`Background::create`] for a file that will usually be removed (the raw bytes kept
+    /// until decoding is known to have worked): not hashed while written; its SHA-256 is
+    /// computed from the file only if it replaces another ([`Background::replace`]) or is
+    /// queried.
+    pub fn create_unhashed(&self, subdir: Option<&Path>, hint: &str) -> ObjFile {
+        self.create_with(subdir, hint, false)
+    }
+
+    fn create_with(&self, subdir: Option<&Path>, hint: &str, hash: bool) -> ObjFile {
         let id = {
             let mut i = self.inner.borrow_mut();
             i.next_id += 1;
@@ -187,6 +202,7 @@ impl Background {
                 id,
                 subdir: subdir.map(Path::to_path_buf),
                 hint,
+                hash,
             },
             0,
         );
@@ -398,7 +414,7 @@ impl Drop for ObjFile {
 struct Open {
     file: Option<File>,
     rel: Option<PathBuf>,
-    sha: Sha256,
+    sha: Option<Sha256>,
     size: u64,
     error: Option<String>,
 }
@@ -458,20 +474,25 @@ impl Writer {
     /// Applies one command; returns a buffer that can be reused.
     fn apply(&mut self, cmd: Cmd, text: &[u8]) -> Option<Vec<u8>> {
         match cmd {
-            Cmd::Create { id, subdir, hint } => {
+            Cmd::Create {
+                id,
+                subdir,
+                hint,
+                hash,
+            } => {
                 let hint = String::from_utf8_lossy(&text[hint.0..hint.1]);
                 let o = match create_unique(&self.root, subdir.as_deref(), &hint) {
                     Ok((rel, f)) => Open {
                         file: Some(f),
                         rel: Some(rel),
-                        sha: Sha256::new(),
+                        sha: hash.then(Sha256::new),
                         size: 0,
                         error: None,
                     },
                     Err(e) => Open {
                         file: None,
                         rel: None,
-                        sha: Sha256::new(),
+                        sha: hash.then(Sha256::new),
                         size: 0,
                         error: Some(e.to_string()),
                     },
@@ -480,7 +501,9 @@ impl Writer {
             }
             Cmd::Write { id, mut data } => {
                 if let Some(o) = self.open.get_mut(&id) {
-                    o.sha.update(&data);
+                    // Written first, then hashed: the kernel's copy brings the bytes (written
+                    // on the parser's core) into this core's cache faster than SHA-256's own
+                    // loads would, and the hash then reads them from the cache.
                     o.size += data.len() as u64;
                     if let Some(f) = o.file.as_mut()
                         && o.error.is_none()
@@ -488,6 +511,9 @@ impl Writer {
                     {
                         let path = self.root.join(o.rel.as_deref().unwrap_or(Path::new("")));
                         o.error = Some(format!("cannot write {}: {e}", path.display()));
+                    }
+                    if let Some(h) = o.sha.as_mut() {
+                        h.update(&data);
                     }
                 }
                 data.clear();
@@ -505,7 +531,8 @@ impl Writer {
             Cmd::Replace { from, into } => {
                 self.close(from);
                 self.close(into);
-                let src = self.done.remove(&from)?;
+                let mut src = self.done.remove(&from)?;
+                self.hash_later(&mut src);
                 let dst = self.done.get(&into).and_then(|r| r.rel.clone());
                 let mut res = src.clone();
                 if let (Some(s), Some(d)) = (&src.rel, &dst) {
@@ -546,7 +573,11 @@ impl Writer {
                 }
             }
             Cmd::Query { id, reply } => {
-                let _ = reply.send(self.done.get(&id).cloned());
+                let mut r = self.done.get(&id).cloned();
+                if let Some(r) = r.as_mut() {
+                    self.hash_later(r);
+                }
+                let _ = reply.send(r);
             }
         }
         None
@@ -565,10 +596,34 @@ impl Writer {
             FileResult {
                 rel: o.rel,
                 size: o.size,
-                sha256: hex(&o.sha.finalize()),
+                sha256: o.sha.map(|h| hex(&h.finalize())).unwrap_or_default(),
                 error: o.error,
             },
         );
+    }
+
+    /// The digest of a file created unhashed, read back from the file.
+    fn hash_later(&self, r: &mut FileResult) {
+        if !r.sha256.is_empty() || r.error.is_some() {
+            return;
+        }
+        let Some(rel) = &r.rel else { return };
+        let path = self.root.join(rel);
+        let read = || -> io::Result<String> {
+            let mut f = File::open(&path)?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; FILE_CHUNK];
+            loop {
+                match io::Read::read(&mut f, &mut buf)? {
+                    0 => return Ok(hex(&h.finalize())),
+                    n => h.update(&buf[..n]),
+                }
+            }
+        };
+        match read() {
+            Ok(d) => r.sha256 = d,
+            Err(e) => r.error = Some(format!("cannot read back {}: {e}", path.display())),
+        }
     }
 
     fn remember(&mut self, id: u64, r: FileResult) {
@@ -645,6 +700,11 @@ impl Writer {
                     ("file", Some(FileResult { rel: Some(p), .. })) => {
                         Value::String(p.to_string_lossy().into_owned())
                     }
+                    ("sha256", Some(r)) if r.sha256.is_empty() => {
+                        let mut r = r.clone();
+                        self.hash_later(&mut r);
+                        Value::String(r.sha256)
+                    }
                     ("sha256", Some(r)) => Value::String(r.sha256.clone()),
                     _ => Value::Null,
                 };
@@ -692,9 +752,18 @@ mod tests {
         let mut dec = bg.create(None, "b.bin");
         dec.write_all(b"partial").unwrap();
         let dec = dec.close();
-        let mut raw = bg.create(None, "b.bin.raw");
-        raw.write_all(b"raw bytes").unwrap();
+        // The raw side is written unhashed: its digest is read back when it replaces.
+        let mut raw_bytes = b"raw bytes".to_vec();
+        raw_bytes.extend((0..2 * FILE_CHUNK + 3).map(|i| (i % 251) as u8));
+        let mut raw = bg.create_unhashed(None, "b.bin.raw");
+        raw.write_all(&raw_bytes).unwrap();
         let raw = raw.close();
+        // Queried (HAR content) before anything else: the digest is computed for the query.
+        let mut q = bg.create_unhashed(None, "q.raw");
+        q.write_all(b"queried").unwrap();
+        let q = q.close();
+        assert_eq!(bg.query(q).unwrap().sha256, sha256_hex(b"queried"));
+        bg.remove(q);
         bg.replace(raw, dec);
         m.append(
             &serde_json::json!({"file": fact(dec, Fact::File), "sha256": fact(dec, Fact::Sha256)}),
@@ -716,8 +785,9 @@ mod tests {
         assert_eq!(recs[0]["sha256"], sha256_hex(&want));
         assert_eq!(recs[0]["nested"][0]["sha256"], sha256_hex(&want));
         assert_eq!(recs[1]["file"], "b.bin");
-        assert_eq!(recs[1]["sha256"], sha256_hex(b"raw bytes"));
-        assert_eq!(std::fs::read(t.path().join("b.bin")).unwrap(), b"raw bytes");
+        assert_eq!(recs[1]["sha256"], sha256_hex(&raw_bytes));
+        assert_eq!(std::fs::read(t.path().join("b.bin")).unwrap(), raw_bytes);
+        assert!(!t.path().join("q.raw").exists());
         assert!(!t.path().join("b.bin.raw").exists());
         assert!(!t.path().join("gone.txt").exists());
     }

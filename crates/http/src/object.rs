@@ -36,6 +36,11 @@ impl OutDir {
     /// Creates a new file named after `hint` (sanitised, unique), written by the directory's
     /// background thread.
     pub fn create(&self, hint: &str) -> ObjFile {
+        self.dir.background().create(None, &self.unique(hint))
+    }
+
+    /// A name for `hint` not handed out before (sanitised, numbered).
+    fn unique(&self, hint: &str) -> String {
         let mut base = sanitize(hint);
         if base.len() > MAX_NAME - 20 {
             // Room for "(n)" without the directory cutting the number off again.
@@ -59,8 +64,15 @@ impl OutDir {
             }
         };
         *n += 1;
-        drop(names);
-        self.dir.background().create(None, &name)
+        name
+    }
+
+    /// [`OutDir::create`] for the raw side file of an encoded body: usually removed once
+    /// decoding worked, so it is hashed only if it is kept.
+    pub fn create_raw(&self, hint: &str) -> ObjFile {
+        self.dir
+            .background()
+            .create_unhashed(None, &self.unique(hint))
     }
 
     pub fn bg(&self) -> &Background {
@@ -131,7 +143,7 @@ const RAW_IN_MEMORY: usize = 32 * 1024;
 impl RawSide {
     fn push(&mut self, out: &OutDir, d: &[u8]) {
         if self.f.is_none() && self.mem.len() + d.len() > RAW_IN_MEMORY {
-            let mut f = out.create(&self.hint);
+            let mut f = out.create_raw(&self.hint);
             let _ = f.write_all(&self.mem);
             self.mem = Vec::new();
             self.f = Some(f);
@@ -149,7 +161,7 @@ impl RawSide {
         match self.f {
             Some(f) => f.close(),
             None => {
-                let mut f = out.create(&self.hint);
+                let mut f = out.create_raw(&self.hint);
                 let _ = f.write_all(&self.mem);
                 f.close()
             }

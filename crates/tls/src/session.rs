@@ -310,10 +310,13 @@ impl Session {
         if self.dirs[d].stopped {
             return;
         }
-        self.dirs[d].rec.push(data);
+        // The buffer is taken out while its records are processed, so that a record's
+        // payload is borrowed from it instead of copied (nothing below touches it).
+        let mut rec = std::mem::take(&mut self.dirs[d].rec);
+        rec.push(data);
         loop {
-            let (hdr, payload) = match self.dirs[d].rec.next_record() {
-                Next::Record(h, p) => (h, p.to_vec()),
+            let (hdr, payload) = match rec.next_record() {
+                Next::Record(h, p) => (h, p),
                 Next::Incomplete => break,
                 Next::NotTls => {
                     let n = self.dirs[d].records;
@@ -322,11 +325,10 @@ impl Session {
                         dir_name(dir)
                     ));
                     self.dirs[d].stopped = true;
-                    self.dirs[d].rec.clear();
                     break;
                 }
             };
-            self.record(dir, hdr, &payload, ctx, out);
+            self.record(dir, hdr, payload, ctx, out);
             if dir == Direction::ServerToClient && self.sh.is_some() && !self.early_held.is_empty()
             {
                 // The ServerHello is in: the client's early records can be decrypted now.
@@ -339,6 +341,10 @@ impl Session {
                 break;
             }
         }
+        if self.dirs[d].stopped {
+            rec.clear();
+        }
+        self.dirs[d].rec = rec;
     }
 
     /// Bytes missing from a direction: the record layer loses its place, so that direction
