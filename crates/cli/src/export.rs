@@ -85,6 +85,30 @@ struct Extractors {
 }
 
 impl Extractors {
+    /// Runs `f` with one handler for all extractors: the extractor itself when there is one
+    /// (the usual case: no allocation per frame), a fan-out otherwise.
+    fn with_handler<R>(&mut self, f: impl FnOnce(&mut dyn FlowHandler) -> R) -> R {
+        match (self.http.as_mut(), self.others.as_mut_slice()) {
+            (Some(h), []) => f(h),
+            (None, [o]) => f(o.as_mut()),
+            _ => {
+                let hs = self.all_mut();
+                let mut fan = Fanout(hs.into_iter().map(|h| h as &mut dyn FlowHandler).collect());
+                f(&mut fan)
+            }
+        }
+    }
+
+    /// Calls `f` on every extractor (without collecting them first: this runs per frame).
+    fn each_mut(&mut self, mut f: impl FnMut(&mut dyn Extractor)) {
+        if let Some(h) = self.http.as_mut() {
+            f(h);
+        }
+        for o in &mut self.others {
+            f(o.as_mut());
+        }
+    }
+
     fn all_mut(&mut self) -> Vec<&mut dyn Extractor> {
         let mut v: Vec<&mut dyn Extractor> = Vec::new();
         if let Some(h) = self.http.as_mut() {
@@ -250,16 +274,7 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
         }
         let Some(frame) = reader.current() else { break };
         dsb.sync(&reader, &mut tls);
-        let processed = {
-            let mut hs = ex.all_mut();
-            if hs.len() == 1 {
-                let h: &mut dyn FlowHandler = hs.pop().expect("one extractor");
-                engine.process(&frame, &mut tls.wrap(h))
-            } else {
-                let mut fan = Fanout(hs.into_iter().map(|h| h as &mut dyn FlowHandler).collect());
-                engine.process(&frame, &mut tls.wrap(&mut fan))
-            }
-        };
+        let processed = ex.with_handler(|h| engine.process(&frame, &mut tls.wrap(h)));
         if let (Some(h), Some(seg)) = (ex.http.as_mut(), tcp_segment_info(&processed, frame.data)) {
             h.tcp_segment(seg, frame.number, frame.ts);
         }
@@ -294,10 +309,10 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
             }
         }
         prev_ts = frame.ts;
-        for e in ex.all_mut() {
+        ex.each_mut(|e| {
             e.drain_records(&mut records);
             e.end_frame();
-        }
+        });
         if !records.is_empty() {
             emit(
                 &mut records,
@@ -308,15 +323,7 @@ pub fn run(a: ExportArgs) -> Result<Outcome> {
             );
         }
     }
-    {
-        let mut hs = ex.all_mut();
-        if hs.len() == 1 {
-            engine.finish(&mut tls.wrap(hs.pop().expect("one extractor")));
-        } else {
-            let mut fan = Fanout(hs.into_iter().map(|h| h as &mut dyn FlowHandler).collect());
-            engine.finish(&mut tls.wrap(&mut fan));
-        }
-    }
+    ex.with_handler(|h| engine.finish(&mut tls.wrap(h)));
     // TLS sessions that stayed encrypted: why, in the manifest and on stderr.
     let keys_given = !a.tls.tls_keylog.is_empty() || !a.tls.tls_key.is_empty() || dsb.blocks > 0;
     for r in tls.reports() {

@@ -56,7 +56,9 @@ pub struct TlsStats {
 pub struct TlsLayer {
     keys: KeyStore,
     cache: ResumptionCache,
-    flows: HashMap<FlowId, FlowState>,
+    /// Looked up for every delivered segment: a fast hash (flow ids are not chosen by the
+    /// capture's author alone: stream numbers are ours, so collisions cannot be forced).
+    flows: HashMap<FlowId, FlowState, foldhash::fast::RandomState>,
     reports: Vec<SessionReport>,
     stats: TlsStats,
     collect: bool,
@@ -71,7 +73,7 @@ impl TlsLayer {
         TlsLayer {
             keys,
             cache: ResumptionCache::default(),
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             reports: Vec::new(),
             stats: TlsStats::default(),
             collect: false,
