@@ -239,12 +239,12 @@ impl Background {
     }
 
     /// Appends a record to the manifest, once every file it references is finished.
-    pub fn record(&self, rec: Value) {
+    pub fn record(&self, rec: &Value) {
         let (start, end) = {
             let mut i = self.inner.borrow_mut();
             let t = &mut i.batch.text;
             let start = t.len();
-            if serde_json::to_writer(&mut *t, &rec).is_err() {
+            if serde_json::to_writer(&mut *t, rec).is_err() {
                 t.truncate(start);
                 return;
             }

@@ -308,7 +308,7 @@ impl Manifest {
     }
 
     pub fn append(&mut self, record: &serde_json::Value) {
-        self.bg.record(record.clone());
+        self.bg.record(record);
         self.records += 1;
     }
 

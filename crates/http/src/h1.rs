@@ -658,6 +658,9 @@ impl H1 {
         }
         // A response.
         if (100..200).contains(&h.code) && h.code != 101 {
+            if !ctx.wants_msg() {
+                return None;
+            }
             let m = msg_from(&h, ctx);
             let txn = self.pending.front();
             let (for_uri, req_in, t) = match txn {
@@ -696,7 +699,9 @@ impl H1 {
                 // The response to the upgraded request comes on HTTP/2 stream 1; say 101 here.
                 let h = self.dirs[di].head.take();
                 let t = self.resp_txn.take();
-                if let Some(h) = &h {
+                if let Some(h) = &h
+                    && ctx.wants_msg()
+                {
                     let m = msg_from(h, ctx);
                     ctx.msg(|| Msg {
                         for_uri: t.as_ref().map(|t| t.full_uri.clone()),
@@ -769,10 +774,12 @@ impl H1 {
         };
         if let Some(t) = txn {
             t.req_end = Some((ctx.frame, ctx.ts));
-            let fd = file_data(fin.as_ref(), ctx);
+            if ctx.wants_msg() {
+                let fd = file_data(fin.as_ref(), ctx);
+                let m = msg_from(&t.req, ctx);
+                ctx.msg(|| Msg { file_data: fd, ..m });
+            }
             t.req_body = fin;
-            let m = msg_from(&t.req, ctx);
-            ctx.msg(|| Msg { file_data: fd, ..m });
         }
     }
 
@@ -800,18 +807,20 @@ impl H1 {
             );
             return;
         }
-        let m = msg_from(&h, ctx);
-        let fd = file_data(fin.as_ref(), ctx);
-        let now = ctx.ts;
-        ctx.msg(|| Msg {
-            for_uri: txn.as_ref().map(|t| t.full_uri.clone()),
-            request_in: txn.as_ref().map(|t| t.req_end.map_or(t.req.frame, |e| e.0)),
-            time: txn
-                .as_ref()
-                .map(|t| now - t.req_end.map(|e| e.1).unwrap_or(t.req.ts)),
-            file_data: fd,
-            ..m
-        });
+        if ctx.wants_msg() {
+            let m = msg_from(&h, ctx);
+            let fd = file_data(fin.as_ref(), ctx);
+            let now = ctx.ts;
+            ctx.msg(|| Msg {
+                for_uri: txn.as_ref().map(|t| t.full_uri.clone()),
+                request_in: txn.as_ref().map(|t| t.req_end.map_or(t.req.frame, |e| e.0)),
+                time: txn
+                    .as_ref()
+                    .map(|t| now - t.req_end.map(|e| e.1).unwrap_or(t.req.ts)),
+                file_data: fd,
+                ..m
+            });
+        }
         let txn = txn.unwrap_or_default();
         let body_size = fin.as_ref().map(|f| f.raw_size as i64).unwrap_or(0);
         ctx.har_entry(

@@ -225,9 +225,15 @@ impl Ctx<'_> {
         fin
     }
 
+    /// Whether message fields are collected (and room is left for this frame): building a
+    /// [`Msg`] copies every header, so callers check this first.
+    pub fn wants_msg(&self) -> bool {
+        self.opts.fields && self.fields.msgs.len() < fields::MAX_PER_FRAME
+    }
+
     /// Message fields for this frame.
     pub fn msg(&mut self, m: impl FnOnce() -> Msg) {
-        if self.opts.fields && self.fields.msgs.len() < fields::MAX_PER_FRAME {
+        if self.wants_msg() {
             self.fields.msgs.push(m());
         }
     }
