@@ -10,7 +10,7 @@ use serde_json::json;
 use wiresift_flow::{Direction, Nanos};
 
 use crate::fields::*;
-use crate::lines::LineBuf;
+use crate::lines::{LineProtocol, LineStep, Lines, line_step};
 use crate::message::Msg;
 use crate::{Ctx, MailOptions, Meta, REDACTED, b64};
 
@@ -20,9 +20,7 @@ const MAX_LOGICAL: usize = 8 * 1024;
 /// One IMAP connection.
 pub struct Imap {
     meta: Meta,
-    lc: LineBuf,
-    ls: LineBuf,
-    resync: [bool; 2],
+    lines: Lines,
     /// Literal bytes still to come, per direction, and whether the server's is a message.
     literal: [u64; 2],
     literal_msg: Option<String>,
@@ -43,9 +41,7 @@ impl Imap {
     pub fn new(meta: Meta, o: &MailOptions) -> Imap {
         Imap {
             meta,
-            lc: LineBuf::new(o.max_line),
-            ls: LineBuf::new(o.max_line),
-            resync: [false; 2],
+            lines: Lines::new(o.max_line),
             literal: [0; 2],
             literal_msg: None,
             logical: Vec::new(),
@@ -93,37 +89,10 @@ impl Imap {
                 }
                 continue;
             }
-            if self.resync[d] {
-                match memchr::memchr(b'\n', data) {
-                    Some(p) => {
-                        data = &data[p + 1..];
-                        self.resync[d] = false;
-                        continue;
-                    }
-                    None => return None,
-                }
-            }
-            let lb = if d == 0 { &mut self.lc } else { &mut self.ls };
-            let (n, done) = lb.push(data);
-            data = &data[n..];
-            if !done {
-                continue;
-            }
-            if lb.overflow {
-                ctx.note_overflow();
-            }
-            let line = std::mem::replace(lb, LineBuf::new(0));
-            let tls = if d == 0 {
-                self.client_line(ctx, line.line());
-                false
-            } else {
-                self.server_line(ctx, line.line())
-            };
-            let lb = if d == 0 { &mut self.lc } else { &mut self.ls };
-            *lb = line;
-            lb.clear();
-            if tls {
-                return Some(start - data.len());
+            match line_step(self, ctx, d, &mut data) {
+                LineStep::Continue => {}
+                LineStep::NeedMore => return None,
+                LineStep::Tls => return Some(start - data.len()),
             }
         }
         None
@@ -292,13 +261,10 @@ impl Imap {
                 return;
             }
         }
-        if d == 0 {
-            self.lc.clear();
-        } else {
-            self.ls.clear();
+        self.lines.lose(d);
+        if d == 1 {
             self.logical.clear();
         }
-        self.resync[d] = true;
     }
 
     pub fn close(&mut self, ctx: &mut Ctx) {
@@ -364,6 +330,18 @@ fn fetch_item(logical: &[u8]) -> Option<String> {
         || up == b"RFC822.HEADER"
         || up == b"RFC822.TEXT";
     ok.then(|| String::from_utf8_lossy(item).into_owned())
+}
+
+impl LineProtocol for Imap {
+    fn lines(&mut self) -> &mut Lines {
+        &mut self.lines
+    }
+    fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
+        Imap::client_line(self, ctx, line);
+    }
+    fn server_line(&mut self, ctx: &mut Ctx, line: &[u8]) -> bool {
+        Imap::server_line(self, ctx, line)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,94 @@
 //! Line assembly with a length cap, and streaming dot-unstuffing (RFC 5321 §4.5.2, RFC 1939 §3).
 
+use crate::Ctx;
+
+/// The line half of a line protocol (POP3, IMAP): a line buffer per direction, and after a
+/// gap the skipping of bytes up to the next line end (resynchronisation).
+pub struct Lines {
+    /// Client's line (0), server's line (1).
+    bufs: [LineBuf; 2],
+    resync: [bool; 2],
+}
+
+/// What [`line_step`] did.
+pub enum LineStep {
+    /// Go on with the rest of the data.
+    Continue,
+    /// Everything was consumed while resynchronising: wait for more.
+    NeedMore,
+    /// The server line accepted STARTTLS: what follows is TLS.
+    Tls,
+}
+
+/// A protocol whose lines [`line_step`] gathers.
+pub trait LineProtocol {
+    fn lines(&mut self) -> &mut Lines;
+    fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]);
+    /// Returns true when the line starts TLS (the answer to STARTTLS/STLS).
+    fn server_line(&mut self, ctx: &mut Ctx, line: &[u8]) -> bool;
+}
+
+impl Lines {
+    pub fn new(max_line: usize) -> Lines {
+        Lines {
+            bufs: [LineBuf::new(max_line), LineBuf::new(max_line)],
+            resync: [false; 2],
+        }
+    }
+
+    /// Bytes of direction `d` were lost: drop its partial line and skip to the next line end.
+    pub fn lose(&mut self, d: usize) {
+        self.bufs[d].clear();
+        self.resync[d] = true;
+    }
+}
+
+/// Takes line bytes of direction `d` (0 client, 1 server) from `data` and hands a complete
+/// line to the protocol.
+pub fn line_step<P: LineProtocol>(
+    p: &mut P,
+    ctx: &mut Ctx,
+    d: usize,
+    data: &mut &[u8],
+) -> LineStep {
+    let l = p.lines();
+    if l.resync[d] {
+        return match memchr::memchr(b'\n', data) {
+            Some(i) => {
+                *data = &data[i + 1..];
+                l.resync[d] = false;
+                LineStep::Continue
+            }
+            None => LineStep::NeedMore,
+        };
+    }
+    let lb = &mut l.bufs[d];
+    let (n, done) = lb.push(data);
+    *data = &data[n..];
+    if !done {
+        return LineStep::Continue;
+    }
+    if lb.overflow {
+        ctx.note_overflow();
+    }
+    // Taken out while the protocol, which owns it, reads it; put back (emptied) after.
+    let line = std::mem::replace(lb, LineBuf::new(0));
+    let tls = if d == 0 {
+        p.client_line(ctx, line.line());
+        false
+    } else {
+        p.server_line(ctx, line.line())
+    };
+    let lb = &mut p.lines().bufs[d];
+    *lb = line;
+    lb.clear();
+    if tls {
+        LineStep::Tls
+    } else {
+        LineStep::Continue
+    }
+}
+
 /// Collects one line across segment boundaries. Bytes beyond `max` are dropped (the line is
 /// marked `overflow`), so a hostile peer that never sends a line end costs at most `max` bytes.
 pub struct LineBuf {

@@ -9,7 +9,7 @@ use serde_json::json;
 use wiresift_flow::{Direction, Nanos};
 
 use crate::fields::*;
-use crate::lines::{DotDecoder, LineBuf};
+use crate::lines::{DotDecoder, LineProtocol, LineStep, Lines, line_step};
 use crate::message::Msg;
 use crate::{Ctx, MailOptions, Meta, REDACTED, b64, split_verb};
 
@@ -35,9 +35,7 @@ enum Mode {
 /// One POP3 connection.
 pub struct Pop3 {
     meta: Meta,
-    lc: LineBuf,
-    ls: LineBuf,
-    resync: [bool; 2],
+    lines: Lines,
     pending: VecDeque<Cmd>,
     greeted: bool,
     mode: Mode,
@@ -59,9 +57,7 @@ impl Pop3 {
     pub fn new(meta: Meta, o: &MailOptions) -> Pop3 {
         Pop3 {
             meta,
-            lc: LineBuf::new(o.max_line),
-            ls: LineBuf::new(o.max_line),
-            resync: [false; 2],
+            lines: Lines::new(o.max_line),
             pending: VecDeque::new(),
             greeted: false,
             mode: Mode::Line,
@@ -116,37 +112,10 @@ impl Pop3 {
                 }
                 continue;
             }
-            if self.resync[d] {
-                match memchr::memchr(b'\n', data) {
-                    Some(p) => {
-                        data = &data[p + 1..];
-                        self.resync[d] = false;
-                        continue;
-                    }
-                    None => return None,
-                }
-            }
-            let lb = if d == 0 { &mut self.lc } else { &mut self.ls };
-            let (n, done) = lb.push(data);
-            data = &data[n..];
-            if !done {
-                continue;
-            }
-            if lb.overflow {
-                ctx.note_overflow();
-            }
-            let line = std::mem::replace(lb, LineBuf::new(0));
-            let tls = if d == 0 {
-                self.client_line(ctx, line.line());
-                false
-            } else {
-                self.server_line(ctx, line.line())
-            };
-            let lb = if d == 0 { &mut self.lc } else { &mut self.ls };
-            *lb = line;
-            lb.clear();
-            if tls {
-                return Some(start - data.len());
+            match line_step(self, ctx, d, &mut data) {
+                LineStep::Continue => {}
+                LineStep::NeedMore => return None,
+                LineStep::Tls => return Some(start - data.len()),
             }
         }
         None
@@ -319,15 +288,22 @@ impl Pop3 {
             }
             return;
         }
-        if d == 0 {
-            self.lc.clear();
-        } else {
-            self.ls.clear();
-        }
-        self.resync[d] = true;
+        self.lines.lose(d);
     }
 
     pub fn close(&mut self, ctx: &mut Ctx) {
         self.finish(ctx, false);
+    }
+}
+
+impl LineProtocol for Pop3 {
+    fn lines(&mut self) -> &mut Lines {
+        &mut self.lines
+    }
+    fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
+        Pop3::client_line(self, ctx, line);
+    }
+    fn server_line(&mut self, ctx: &mut Ctx, line: &[u8]) -> bool {
+        Pop3::server_line(self, ctx, line)
     }
 }
