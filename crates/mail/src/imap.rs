@@ -12,7 +12,7 @@ use wiresift_flow::{Direction, Nanos};
 use crate::fields::*;
 use crate::lines::{LineProtocol, LineStep, Lines, line_step};
 use crate::message::Msg;
-use crate::{Ctx, MailOptions, Meta, REDACTED, b64};
+use crate::{Ctx, MailOptions, Meta, REDACTED};
 
 /// Text of one response kept across its literals (to find the FETCH item before a literal).
 const MAX_LOGICAL: usize = 8 * 1024;
@@ -96,6 +96,117 @@ impl Imap {
             }
         }
         None
+    }
+
+    /// A SASL response of the AUTHENTICATE in progress: the user name, when the mechanism
+    /// carries it (PLAIN: authzid NUL authcid NUL password; LOGIN: the first response).
+    fn sasl_response(&mut self, line: &[u8]) {
+        let Some((_, mech, n)) = &mut self.auth else {
+            return;
+        };
+        *n += 1;
+        if let Some(u) = crate::sasl_user(mech, *n, line) {
+            self.user = Some(u);
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, complete: bool) {
+        let Some(msg) = self.msg.take() else {
+            return;
+        };
+        let mut rec = msg.finish(ctx, complete).record;
+        rec.insert("user".into(), json!(self.user));
+        let meta = self.meta.clone();
+        ctx.emit(&meta, rec);
+    }
+
+    pub fn gap(&mut self, _ctx: &mut Ctx, dir: Direction, missing: u64) {
+        let d = dir.index();
+        if self.literal[d] > 0 {
+            if d == 1
+                && let Some(m) = &mut self.msg
+            {
+                m.gap(missing.min(self.literal[d]));
+            }
+            self.literal[d] = self.literal[d].saturating_sub(missing);
+            if self.literal[d] > 0 {
+                return;
+            }
+        }
+        self.lines.lose(d);
+        if d == 1 {
+            self.logical.clear();
+        }
+    }
+
+    pub fn close(&mut self, ctx: &mut Ctx) {
+        self.finish(ctx, false);
+    }
+}
+
+/// `... {123}` or `{123+}` at the end of a line.
+fn literal_len(line: &[u8]) -> Option<u64> {
+    let l = line.strip_suffix(b"}")?;
+    let open = memchr::memrchr(b'{', l)?;
+    let mut digits = &l[open + 1..];
+    if let Some(d) = digits.strip_suffix(b"+") {
+        digits = d;
+    }
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// For `* 3 FETCH (... BODY[HEADER.FIELDS (A B)] {120}`: the item before the literal, when it
+/// carries message text.
+fn fetch_item(logical: &[u8]) -> Option<String> {
+    let mut w = logical.split(|&c| c == b' ');
+    if w.next()? != b"*" {
+        return None;
+    }
+    let _n = w.next()?;
+    if !w.next()?.eq_ignore_ascii_case(b"FETCH") {
+        return None;
+    }
+    let open = memchr::memrchr(b'{', logical)?;
+    let mut end = open;
+    while end > 0 && logical[end - 1] == b' ' {
+        end -= 1;
+    }
+    let mut item_end = end;
+    // A partial fetch: BODY[]<0>.
+    if end > 0 && logical[end - 1] == b'>' {
+        end = memchr::memrchr(b'<', &logical[..end])?;
+    }
+    let start = if end > 0 && logical[end - 1] == b']' {
+        let lb = memchr::memrchr(b'[', &logical[..end])?;
+        logical[..lb]
+            .iter()
+            .rposition(|&c| c == b' ' || c == b'(')
+            .map_or(0, |p| p + 1)
+    } else {
+        logical[..end]
+            .iter()
+            .rposition(|&c| c == b' ' || c == b'(')
+            .map_or(0, |p| p + 1)
+    };
+    item_end = item_end.max(start);
+    let item = &logical[start..item_end];
+    let up = item.to_ascii_uppercase();
+    let ok = up.starts_with(b"BODY[")
+        || up.starts_with(b"BODY.PEEK[")
+        || up.starts_with(b"BINARY[")
+        || up.starts_with(b"BINARY.PEEK[")
+        || up == b"RFC822"
+        || up == b"RFC822.HEADER"
+        || up == b"RFC822.TEXT";
+    ok.then(|| String::from_utf8_lossy(item).into_owned())
+}
+
+impl LineProtocol for Imap {
+    fn lines(&mut self) -> &mut Lines {
+        &mut self.lines
     }
 
     fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
@@ -218,129 +329,6 @@ impl Imap {
             None => self.logical.clear(),
         }
         false
-    }
-
-    /// A SASL response of the AUTHENTICATE in progress: the user name, when the mechanism
-    /// carries it (PLAIN: authzid NUL authcid NUL password; LOGIN: the first response).
-    fn sasl_response(&mut self, line: &[u8]) {
-        let Some((_, mech, n)) = &mut self.auth else {
-            return;
-        };
-        *n += 1;
-        let Some(dec) = b64(line) else { return };
-        let user = match (mech.as_str(), *n) {
-            ("PLAIN", _) => dec.split(|&c| c == 0).nth(1).map(<[u8]>::to_vec),
-            ("LOGIN", 1) => Some(dec),
-            _ => None,
-        };
-        if let Some(u) = user {
-            self.user = Some(String::from_utf8_lossy(&u).into_owned());
-        }
-    }
-
-    fn finish(&mut self, ctx: &mut Ctx, complete: bool) {
-        let Some(msg) = self.msg.take() else {
-            return;
-        };
-        let mut rec = msg.finish(ctx, complete).record;
-        rec.insert("user".into(), json!(self.user));
-        let meta = self.meta.clone();
-        ctx.emit(&meta, rec);
-    }
-
-    pub fn gap(&mut self, _ctx: &mut Ctx, dir: Direction, missing: u64) {
-        let d = dir.index();
-        if self.literal[d] > 0 {
-            if d == 1
-                && let Some(m) = &mut self.msg
-            {
-                m.gap(missing.min(self.literal[d]));
-            }
-            self.literal[d] = self.literal[d].saturating_sub(missing);
-            if self.literal[d] > 0 {
-                return;
-            }
-        }
-        self.lines.lose(d);
-        if d == 1 {
-            self.logical.clear();
-        }
-    }
-
-    pub fn close(&mut self, ctx: &mut Ctx) {
-        self.finish(ctx, false);
-    }
-}
-
-/// `... {123}` or `{123+}` at the end of a line.
-fn literal_len(line: &[u8]) -> Option<u64> {
-    let l = line.strip_suffix(b"}")?;
-    let open = memchr::memrchr(b'{', l)?;
-    let mut digits = &l[open + 1..];
-    if let Some(d) = digits.strip_suffix(b"+") {
-        digits = d;
-    }
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// For `* 3 FETCH (... BODY[HEADER.FIELDS (A B)] {120}`: the item before the literal, when it
-/// carries message text.
-fn fetch_item(logical: &[u8]) -> Option<String> {
-    let mut w = logical.split(|&c| c == b' ');
-    if w.next()? != b"*" {
-        return None;
-    }
-    let _n = w.next()?;
-    if !w.next()?.eq_ignore_ascii_case(b"FETCH") {
-        return None;
-    }
-    let open = memchr::memrchr(b'{', logical)?;
-    let mut end = open;
-    while end > 0 && logical[end - 1] == b' ' {
-        end -= 1;
-    }
-    let mut item_end = end;
-    // A partial fetch: BODY[]<0>.
-    if end > 0 && logical[end - 1] == b'>' {
-        end = memchr::memrchr(b'<', &logical[..end])?;
-    }
-    let start = if end > 0 && logical[end - 1] == b']' {
-        let lb = memchr::memrchr(b'[', &logical[..end])?;
-        logical[..lb]
-            .iter()
-            .rposition(|&c| c == b' ' || c == b'(')
-            .map_or(0, |p| p + 1)
-    } else {
-        logical[..end]
-            .iter()
-            .rposition(|&c| c == b' ' || c == b'(')
-            .map_or(0, |p| p + 1)
-    };
-    item_end = item_end.max(start);
-    let item = &logical[start..item_end];
-    let up = item.to_ascii_uppercase();
-    let ok = up.starts_with(b"BODY[")
-        || up.starts_with(b"BODY.PEEK[")
-        || up.starts_with(b"BINARY[")
-        || up.starts_with(b"BINARY.PEEK[")
-        || up == b"RFC822"
-        || up == b"RFC822.HEADER"
-        || up == b"RFC822.TEXT";
-    ok.then(|| String::from_utf8_lossy(item).into_owned())
-}
-
-impl LineProtocol for Imap {
-    fn lines(&mut self) -> &mut Lines {
-        &mut self.lines
-    }
-    fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
-        Imap::client_line(self, ctx, line);
-    }
-    fn server_line(&mut self, ctx: &mut Ctx, line: &[u8]) -> bool {
-        Imap::server_line(self, ctx, line)
     }
 }
 

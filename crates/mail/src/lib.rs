@@ -437,6 +437,19 @@ fn quoted_tcp_payload(ip: &[u8]) -> usize {
 }
 
 /// Decodes base64 (whitespace tolerated); `None` if it is not base64.
+/// The user name in the `n`-th (from 1) base64 response of a SASL exchange, when the
+/// mechanism carries it: PLAIN (authzid NUL authcid NUL password) and LOGIN (the first
+/// response). Used by POP3 AUTH and IMAP AUTHENTICATE.
+pub(crate) fn sasl_user(mech: &str, n: u32, line: &[u8]) -> Option<String> {
+    let dec = b64(line)?;
+    let user = match (mech, n) {
+        ("PLAIN", _) => dec.split(|&c| c == 0).nth(1).map(<[u8]>::to_vec),
+        ("LOGIN", 1) => Some(dec),
+        _ => None,
+    }?;
+    Some(String::from_utf8_lossy(&user).into_owned())
+}
+
 pub(crate) fn b64(s: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine;
     let t: Vec<u8> = s

@@ -11,7 +11,7 @@ use wiresift_flow::{Direction, Nanos};
 use crate::fields::*;
 use crate::lines::{DotDecoder, LineProtocol, LineStep, Lines, line_step};
 use crate::message::Msg;
-use crate::{Ctx, MailOptions, Meta, REDACTED, b64, split_verb};
+use crate::{Ctx, MailOptions, Meta, REDACTED, split_verb};
 
 #[derive(Debug)]
 enum Cmd {
@@ -119,6 +119,56 @@ impl Pop3 {
             }
         }
         None
+    }
+
+    /// A SASL response of the AUTH exchange in progress: the user name, when the mechanism
+    /// carries it (PLAIN: authzid NUL authcid NUL password; LOGIN: the first response).
+    fn sasl_response(&mut self, line: &[u8]) {
+        let Some((mech, n)) = &mut self.sasl else {
+            return;
+        };
+        *n += 1;
+        if let Some(u) = crate::sasl_user(mech, *n, line) {
+            self.user = Some(u);
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, complete: bool) {
+        let Some(mut msg) = self.msg.take() else {
+            return;
+        };
+        if !complete {
+            msg.write(ctx, self.dot.pending());
+        }
+        let mut rec = msg.finish(ctx, complete).record;
+        rec.insert("user".into(), json!(self.user));
+        rec.insert("command".into(), json!(self.msg_cmd));
+        let meta = self.meta.clone();
+        ctx.emit(&meta, rec);
+    }
+
+    pub fn gap(&mut self, _ctx: &mut Ctx, dir: Direction, missing: u64) {
+        let d = dir.index();
+        if d == 1
+            && let Mode::Multi(_) = self.mode
+        {
+            self.dot.gap();
+            if let Some(m) = &mut self.msg {
+                m.gap(missing);
+            }
+            return;
+        }
+        self.lines.lose(d);
+    }
+
+    pub fn close(&mut self, ctx: &mut Ctx) {
+        self.finish(ctx, false);
+    }
+}
+
+impl LineProtocol for Pop3 {
+    fn lines(&mut self) -> &mut Lines {
+        &mut self.lines
     }
 
     fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
@@ -243,67 +293,5 @@ impl Pop3 {
             _ => {}
         }
         false
-    }
-
-    /// A SASL response of the AUTH exchange in progress: the user name, when the mechanism
-    /// carries it (PLAIN: authzid NUL authcid NUL password; LOGIN: the first response).
-    fn sasl_response(&mut self, line: &[u8]) {
-        let Some((mech, n)) = &mut self.sasl else {
-            return;
-        };
-        *n += 1;
-        let Some(dec) = b64(line) else { return };
-        let user = match (mech.as_str(), *n) {
-            ("PLAIN", _) => dec.split(|&c| c == 0).nth(1).map(<[u8]>::to_vec),
-            ("LOGIN", 1) => Some(dec),
-            _ => None,
-        };
-        if let Some(u) = user {
-            self.user = Some(String::from_utf8_lossy(&u).into_owned());
-        }
-    }
-
-    fn finish(&mut self, ctx: &mut Ctx, complete: bool) {
-        let Some(mut msg) = self.msg.take() else {
-            return;
-        };
-        if !complete {
-            msg.write(ctx, self.dot.pending());
-        }
-        let mut rec = msg.finish(ctx, complete).record;
-        rec.insert("user".into(), json!(self.user));
-        rec.insert("command".into(), json!(self.msg_cmd));
-        let meta = self.meta.clone();
-        ctx.emit(&meta, rec);
-    }
-
-    pub fn gap(&mut self, _ctx: &mut Ctx, dir: Direction, missing: u64) {
-        let d = dir.index();
-        if d == 1
-            && let Mode::Multi(_) = self.mode
-        {
-            self.dot.gap();
-            if let Some(m) = &mut self.msg {
-                m.gap(missing);
-            }
-            return;
-        }
-        self.lines.lose(d);
-    }
-
-    pub fn close(&mut self, ctx: &mut Ctx) {
-        self.finish(ctx, false);
-    }
-}
-
-impl LineProtocol for Pop3 {
-    fn lines(&mut self) -> &mut Lines {
-        &mut self.lines
-    }
-    fn client_line(&mut self, ctx: &mut Ctx, line: &[u8]) {
-        Pop3::client_line(self, ctx, line);
-    }
-    fn server_line(&mut self, ctx: &mut Ctx, line: &[u8]) -> bool {
-        Pop3::server_line(self, ctx, line)
     }
 }
