@@ -61,6 +61,10 @@ pub struct ExportArgs {
     /// Bodies in the HAR log are cut to this many bytes
     #[arg(long = "har-max-body", value_name = "BYTES", default_value_t = 1 << 20)]
     pub har_max_body: usize,
+    /// HAR bodies kept in memory for the transactions in flight, all together; beyond it an
+    /// object's file is read back for its HAR entry (slower: it waits for the file writer)
+    #[arg(long = "har-memory", value_name = "BYTES", default_value_t = 64 << 20)]
+    pub har_memory: usize,
     /// Write bodies as transferred (no content decoding, no multipart split)
     #[arg(long)]
     pub raw: bool,
@@ -156,6 +160,7 @@ fn build_extractors(
             show_secrets: a.show_secrets,
             raw: a.raw,
             har_max_body: a.har_max_body,
+            har_memory: a.har_memory,
             ..HttpOptions::default()
         };
         // The same directory (and writer thread) as the manifest: records are written after

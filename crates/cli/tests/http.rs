@@ -371,6 +371,38 @@ fn undecodable_bodies_keep_the_bytes_as_transferred() {
         ],
         "side files must not be left behind"
     );
+    // The HAR content of each response is the file's bytes: decoded bodies from memory, the
+    // undecodable ones (whose file was replaced by the bytes as transferred) read back, and
+    // the same log when nothing is kept in memory.
+    let mut hars = Vec::new();
+    for (i, mem) in ["67108864", "0"].into_iter().enumerate() {
+        let har = t.path().join(format!("h{i}.har"));
+        let dir = t.path().join(format!("h{i}"));
+        export(
+            &cap,
+            &dir,
+            &["--har", har.to_str().unwrap(), "--har-memory", mem],
+        );
+        let v = validate_har(&har).unwrap();
+        for e in v["log"]["entries"].as_array().unwrap() {
+            let url = e["request"]["url"].as_str().unwrap();
+            let c = &e["response"]["content"];
+            let text = c["text"].as_str().unwrap_or("");
+            let body = if c["encoding"] == "base64" {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .unwrap()
+            } else {
+                text.as_bytes().to_vec()
+            };
+            let r = by_url(&url[url.rfind('/').unwrap()..]);
+            let file = std::fs::read(out.join(r["file"].as_str().unwrap())).unwrap();
+            assert!(body == file, "{url}: HAR content is not the exported file");
+        }
+        hars.push(std::fs::read(&har).unwrap());
+    }
+    assert_eq!(hars[0], hars[1]);
 }
 
 #[test]
@@ -739,6 +771,23 @@ fn har_validates_against_the_har_1_2_schema() {
     assert!(e[2]["response"]["content"]["comment"].is_string());
     assert_eq!(e[0]["serverIPAddress"], "10.0.0.2");
     assert_eq!(e[0]["connection"], "0");
+    // Bodies kept in memory (the default) and bodies read back from the exported files (no
+    // HAR memory) make the same log.
+    let har0 = t.path().join("x0.har");
+    let o = export(
+        &cap,
+        &t.path().join("out0"),
+        &[
+            "--har",
+            har0.to_str().unwrap(),
+            "--har-max-body",
+            "1000",
+            "--har-memory",
+            "0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read(&har).unwrap(), std::fs::read(&har0).unwrap());
     // The corpus captures make valid HAR too (gzip, chunked, HTTP/2).
     if let Some(dir) = corpus() {
         for c in [
@@ -755,6 +804,18 @@ fn har_validates_against_the_har_1_2_schema() {
             export(&cap, &out, &["--har", har.to_str().unwrap()]);
             let v = validate_har(&har).unwrap();
             assert!(!v["log"]["entries"].as_array().unwrap().is_empty(), "{c}");
+            let har0 = t.path().join("c0.har");
+            let out0 = t.path().join(format!("c0-{}", c.replace('/', "_")));
+            export(
+                &cap,
+                &out0,
+                &["--har", har0.to_str().unwrap(), "--har-memory", "0"],
+            );
+            assert_eq!(
+                std::fs::read(&har).unwrap(),
+                std::fs::read(&har0).unwrap(),
+                "{c}: HAR from memory and from the files differ"
+            );
         }
     }
 }

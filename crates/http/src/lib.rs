@@ -20,6 +20,7 @@ pub mod multipart;
 pub mod object;
 pub mod util;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
@@ -36,6 +37,32 @@ pub use fields::{BASE, FIELDS, FrameFields, H2_BASE, H2_FIELDS};
 use har::{HarBody, HarEntry, HarRequest, HarResponse, HarWriter};
 use object::{Finished, ObjOptions, OutDir};
 
+/// Bytes of the HAR memory pool held by one object until its HAR entry is written (given
+/// back when the last holder drops it).
+#[derive(Debug)]
+pub(crate) struct HarSlot {
+    pool: Rc<Cell<usize>>,
+    n: usize,
+}
+
+impl HarSlot {
+    /// `n` bytes from `pool`, if it has them.
+    fn take(pool: &Rc<Cell<usize>>, n: usize) -> Option<Rc<HarSlot>> {
+        let left = pool.get().checked_sub(n)?;
+        pool.set(left);
+        Some(Rc::new(HarSlot {
+            pool: pool.clone(),
+            n,
+        }))
+    }
+}
+
+impl Drop for HarSlot {
+    fn drop(&mut self) {
+        self.pool.set(self.pool.get() + self.n);
+    }
+}
+
 /// Limits and switches.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
@@ -49,6 +76,10 @@ pub struct HttpOptions {
     pub raw: bool,
     /// HAR: bodies beyond this many bytes are cut (with a comment).
     pub har_max_body: usize,
+    /// HAR with an output directory: decoded bytes kept in memory for the HAR `content` of
+    /// the objects in flight, all together. An object that finds no room has its file read
+    /// back when its entry is written (which waits for the writer thread).
+    pub har_memory: usize,
     /// Longest message head (request/status line plus headers) kept while it arrives.
     pub max_head: usize,
     /// Requests waiting for their responses per connection (pipelining).
@@ -69,6 +100,7 @@ impl Default for HttpOptions {
             show_secrets: false,
             raw: false,
             har_max_body: 1 << 20,
+            har_memory: 64 << 20,
             max_head: 64 * 1024,
             max_pending: 64,
             max_h2_streams: 256,
@@ -190,6 +222,7 @@ pub(crate) struct Ctx<'a> {
     pub sum: &'a mut ExportSummary,
     pub har: Option<&'a mut HarWriter<Box<dyn Write>>>,
     pub har_error: &'a mut Option<String>,
+    pub har_pool: &'a Rc<Cell<usize>>,
     pub stats: &'a mut Counters,
     pub frame: u64,
     pub ts: Nanos,
@@ -197,18 +230,30 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn obj_options(&self) -> ObjOptions {
-        ObjOptions {
-            raw: self.opts.raw,
-            prefix: if self.opts.fields {
-                self.opts.file_data
-            } else {
-                0
-            }
-            .max(if self.har.is_some() && self.out.is_none() {
+        let fields = if self.opts.fields {
+            self.opts.file_data
+        } else {
+            0
+        };
+        let mut har_slot = None;
+        let har = if self.har.is_none() {
+            0
+        } else if self.out.is_none() {
+            self.opts.har_max_body
+        } else {
+            // With a directory the HAR content could be read back from the file; keeping it
+            // in memory (within the pool) spares the wait for the writer thread.
+            har_slot = HarSlot::take(self.har_pool, self.opts.har_max_body);
+            if har_slot.is_some() {
                 self.opts.har_max_body
             } else {
                 0
-            }),
+            }
+        };
+        ObjOptions {
+            raw: self.opts.raw,
+            prefix: fields.max(har),
+            har_slot,
         }
     }
 
@@ -255,7 +300,10 @@ impl Ctx<'_> {
         };
         let cap = self.opts.har_max_body;
         let mut bytes = Vec::new();
-        if let (Some(out), Some(file)) = (self.out, f.file) {
+        let in_memory = f.har_slot.is_some() && f.prefix_is_file;
+        if let (true, Some(p)) = (in_memory, &f.prefix) {
+            bytes = p[..p.len().min(cap)].to_vec();
+        } else if let (Some(out), Some(file)) = (self.out, f.file) {
             // Waits for the writer thread to finish the file (only HAR output pays this).
             if let Some(rel) = out.bg().query(file).and_then(|r| r.rel)
                 && let Ok(fh) = std::fs::File::open(out.dir.root().join(rel))
@@ -549,6 +597,8 @@ pub struct HttpExtractor {
     out: Option<Rc<OutDir>>,
     har: Option<HarWriter<Box<dyn Write>>>,
     har_error: Option<String>,
+    /// What is left of [`HttpOptions::har_memory`].
+    har_pool: Rc<Cell<usize>>,
     /// TCP flows by stream number (boxed: moved in and out of the map per callback).
     conns: HashMap<u64, Box<Conn>, BuildHasherDefault<StreamHasher>>,
     fields: FrameFields,
@@ -560,11 +610,13 @@ pub struct HttpExtractor {
 impl HttpExtractor {
     /// An extractor that writes objects into `dir` (none: parse for fields/HAR only).
     pub fn new(opts: HttpOptions, dir: Option<ObjectDir>) -> HttpExtractor {
+        let har_pool = Rc::new(Cell::new(opts.har_memory));
         HttpExtractor {
             opts,
             out: dir.map(|d| Rc::new(OutDir::new(d))),
             har: None,
             har_error: None,
+            har_pool,
             conns: HashMap::default(),
             fields: FrameFields::default(),
             records: Vec::new(),
@@ -642,6 +694,7 @@ impl HttpExtractor {
             sum: &mut self.summary,
             har: self.har.as_mut(),
             har_error: &mut self.har_error,
+            har_pool: &self.har_pool,
             stats: &mut self.stats,
             frame,
             ts,

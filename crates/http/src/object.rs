@@ -126,6 +126,11 @@ pub struct Finished {
     pub raw_size: u64,
     pub decoded: bool,
     pub prefix: Option<Vec<u8>>,
+    /// `prefix` is the beginning of the object's file as written (not a partly decoded body
+    /// whose file was replaced by the raw bytes).
+    pub prefix_is_file: bool,
+    /// Room in the HAR memory pool held for `prefix` until the HAR entry is written.
+    pub(crate) har_slot: Option<Rc<crate::HarSlot>>,
 }
 
 /// The body as transferred (still encoded), kept until decoding is known to have worked:
@@ -186,19 +191,22 @@ pub struct Obj {
     missing_more: u64,
     pub truncated: bool,
     notes: Vec<String>,
+    har_slot: Option<Rc<crate::HarSlot>>,
 }
 
 /// Missing ranges listed per object; more are counted.
 const MAX_RANGES: usize = 64;
 
 /// Options for new objects.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ObjOptions {
     /// Write bodies as transferred (no content decoding).
     pub raw: bool,
-    /// Keep this many bytes of the decoded body in memory (`http.file_data`, HAR without a
-    /// directory); 0 for none.
+    /// Keep this many bytes of the decoded body in memory (`http.file_data`, HAR); 0 for
+    /// none.
     pub prefix: usize,
+    /// The HAR memory held for this object's prefix (HAR with a directory).
+    pub(crate) har_slot: Option<Rc<crate::HarSlot>>,
 }
 
 impl Obj {
@@ -264,6 +272,7 @@ impl Obj {
             missing_more: 0,
             truncated: false,
             notes: Vec::new(),
+            har_slot: o.har_slot,
         }
     }
 
@@ -459,6 +468,8 @@ impl Obj {
             raw_size: self.raw_size,
             decoded,
             prefix,
+            prefix_is_file: self.decode_err.is_none(),
+            har_slot: self.har_slot.take(),
         };
         (recs, out, fin)
     }
