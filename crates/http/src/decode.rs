@@ -30,6 +30,10 @@ pub struct Terminal {
     /// A bounded prefix of the output kept in memory (for `http.file_data`).
     pub prefix: Option<Vec<u8>>,
     pub prefix_cap: usize,
+    /// Bytes of the prefix kept whatever the HAR memory pool says (for `http.file_data`).
+    pub prefix_free: usize,
+    /// Where bytes beyond `prefix_free` are charged (HAR with a directory).
+    pub(crate) har: Option<std::rc::Rc<crate::HarSlot>>,
 }
 
 impl Terminal {
@@ -41,6 +45,8 @@ impl Terminal {
             multipart: None,
             prefix: None,
             prefix_cap: 0,
+            prefix_free: 0,
+            har: None,
         }
     }
 
@@ -75,7 +81,16 @@ impl Write for Terminal {
         if let Some(p) = self.prefix.as_mut()
             && p.len() < self.prefix_cap
         {
-            let n = (self.prefix_cap - p.len()).min(buf.len());
+            let mut n = (self.prefix_cap - p.len()).min(buf.len());
+            if let Some(h) = &self.har {
+                let charged = (p.len() + n).saturating_sub(self.prefix_free.max(p.len()));
+                if charged > 0 && !h.grow(charged) {
+                    // The pool is dry: keep what `http.file_data` needs; the HAR entry reads
+                    // the file back.
+                    self.prefix_cap = self.prefix_free.max(p.len()).min(self.prefix_cap);
+                    n = (self.prefix_cap - p.len()).min(buf.len());
+                }
+            }
             p.extend_from_slice(&buf[..n]);
         }
         // Never fails: decoding errors are the chain's, file errors the writer thread's.

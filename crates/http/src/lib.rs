@@ -37,29 +37,53 @@ pub use fields::{BASE, FIELDS, FrameFields, H2_BASE, H2_FIELDS};
 use har::{HarBody, HarEntry, HarRequest, HarResponse, HarWriter};
 use object::{Finished, ObjOptions, OutDir};
 
-/// Bytes of the HAR memory pool held by one object until its HAR entry is written (given
-/// back when the last holder drops it).
+/// One object's share of the HAR memory pool ([`HttpOptions::har_memory`]): the decoded bytes
+/// it keeps for its HAR content, taken from the pool as they arrive and given back when the
+/// last holder (the object's HAR entry) drops it.
 #[derive(Debug)]
 pub(crate) struct HarSlot {
     pool: Rc<Cell<usize>>,
-    n: usize,
+    held: Cell<usize>,
+    /// The pool ran dry: the prefix is incomplete and the file is read back instead.
+    short: Cell<bool>,
 }
 
 impl HarSlot {
-    /// `n` bytes from `pool`, if it has them.
-    fn take(pool: &Rc<Cell<usize>>, n: usize) -> Option<Rc<HarSlot>> {
-        let left = pool.get().checked_sub(n)?;
-        pool.set(left);
-        Some(Rc::new(HarSlot {
+    fn new(pool: &Rc<Cell<usize>>) -> Rc<HarSlot> {
+        Rc::new(HarSlot {
             pool: pool.clone(),
-            n,
-        }))
+            held: Cell::new(0),
+            short: Cell::new(false),
+        })
+    }
+
+    /// Takes `n` more bytes from the pool; false (for good) once it has not got them.
+    pub(crate) fn grow(&self, n: usize) -> bool {
+        if self.short.get() {
+            return false;
+        }
+        match self.pool.get().checked_sub(n) {
+            Some(left) => {
+                self.pool.set(left);
+                self.held.set(self.held.get() + n);
+                true
+            }
+            None => {
+                self.short.set(true);
+                false
+            }
+        }
+    }
+
+    /// Whether every byte asked for was granted.
+    pub(crate) fn complete(&self) -> bool {
+        !self.short.get()
     }
 }
 
 impl Drop for HarSlot {
     fn drop(&mut self) {
-        self.pool.set(self.pool.get() + self.n);
+        self.pool.set(self.pool.get() + self.held.get());
     }
 }
 
@@ -235,24 +259,18 @@ impl Ctx<'_> {
         } else {
             0
         };
-        let mut har_slot = None;
-        let har = if self.har.is_none() {
-            0
-        } else if self.out.is_none() {
+        let har = if self.har.is_some() {
             self.opts.har_max_body
         } else {
-            // With a directory the HAR content could be read back from the file; keeping it
-            // in memory (within the pool) spares the wait for the writer thread.
-            har_slot = HarSlot::take(self.har_pool, self.opts.har_max_body);
-            if har_slot.is_some() {
-                self.opts.har_max_body
-            } else {
-                0
-            }
+            0
         };
+        // With a directory the HAR content could be read back from the file; keeping it in
+        // memory (within the pool) spares the wait for the writer thread.
+        let har_slot = (har > 0 && self.out.is_some()).then(|| HarSlot::new(self.har_pool));
         ObjOptions {
             raw: self.opts.raw,
             prefix: fields.max(har),
+            prefix_free: fields,
             har_slot,
         }
     }
@@ -300,7 +318,7 @@ impl Ctx<'_> {
         };
         let cap = self.opts.har_max_body;
         let mut bytes = Vec::new();
-        let in_memory = f.har_slot.is_some() && f.prefix_is_file;
+        let in_memory = f.har_slot.as_ref().is_some_and(|s| s.complete()) && f.prefix_is_file;
         if let (true, Some(p)) = (in_memory, &f.prefix) {
             bytes = p[..p.len().min(cap)].to_vec();
         } else if let (Some(out), Some(file)) = (self.out, f.file) {

@@ -205,7 +205,9 @@ pub struct ObjOptions {
     /// Keep this many bytes of the decoded body in memory (`http.file_data`, HAR); 0 for
     /// none.
     pub prefix: usize,
-    /// The HAR memory held for this object's prefix (HAR with a directory).
+    /// Of `prefix`, the bytes that are not taken from the HAR memory pool (`http.file_data`).
+    pub prefix_free: usize,
+    /// The HAR memory pool share for this object's prefix (HAR with a directory).
     pub(crate) har_slot: Option<Rc<crate::HarSlot>>,
 }
 
@@ -247,6 +249,8 @@ impl Obj {
             if o.prefix > 0 {
                 t.prefix = Some(Vec::new());
                 t.prefix_cap = o.prefix;
+                t.prefix_free = o.prefix_free;
+                t.har = o.har_slot.clone();
             }
             if !o.raw
                 && decode_err.is_none()
