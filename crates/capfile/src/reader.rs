@@ -446,6 +446,14 @@ impl CaptureReader {
         }
     }
 
+    /// Offset in the (decompressed) file of the current frame's data: with its captured
+    /// length, what a later random read of the frame needs (the UI's frame index).
+    pub fn current_data_offset(&self) -> u64 {
+        self.cur
+            .as_ref()
+            .map_or(0, |f| self.base.wrapping_add(f.start as u64))
+    }
+
     /// The frame [`Self::advance`] moved to.
     pub fn current(&self) -> Option<Frame<'_>> {
         let f = self.cur.as_ref()?;

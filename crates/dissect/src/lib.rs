@@ -14,4 +14,4 @@ mod summary;
 pub use decode::{Layers, Link, Net, Transport, decode};
 pub use fields::{FrameMeta, FrameView};
 pub use fmt::TimeFormat;
-pub use summary::{MAX_SEQ_ENTRIES, Summarizer};
+pub use summary::{MAX_SEQ_ENTRIES, SeqBase, Summarizer, looks_like_request_or_response};

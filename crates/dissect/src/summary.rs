@@ -55,6 +55,22 @@ pub struct Summarizer {
     /// Names for Linux SLL2 interface indexes (tcpdump looks them up on the reading machine).
     pub ifnames: HashMap<u32, String>,
     scratch: String,
+    /// The relative-sequence base the last TCP line used (see [`SeqBase`]).
+    last_base: SeqBase,
+    /// When set, the next TCP line uses this base instead of the per-connection table: a
+    /// caller that summarizes frames out of order (a page of the UI's packet list) replays
+    /// the base recorded when the frame was first summarized in order.
+    pub seq_override: Option<SeqBase>,
+}
+
+/// How a TCP line's sequence numbers were printed: absolute (no ACK flag, or `-S`), absolute
+/// on the first packet of a connection (which sets the base), or relative to a base.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeqBase {
+    #[default]
+    Absolute,
+    First(u32, u32),
+    Relative(u32, u32),
 }
 
 const FLAG_CHARS: [(u16, u8); 8] = [
@@ -76,12 +92,18 @@ fn addr16(a: &[u8]) -> [u8; 16] {
 }
 
 impl Summarizer {
+    /// The base the last TCP line used; [`SeqBase::Absolute`] for other lines.
+    pub fn last_seq_base(&self) -> SeqBase {
+        self.last_base
+    }
+
     pub fn new() -> Summarizer {
         Summarizer::default()
     }
 
     /// Appends the summary (without timestamp and newline) of a frame to `out`.
     pub fn write(&mut self, out: &mut Vec<u8>, data: &[u8], l: &Layers, orig_len: u32) {
+        self.last_base = SeqBase::Absolute;
         match l.link {
             Link::Sll2 {
                 ifindex, pkttype, ..
@@ -387,7 +409,16 @@ impl Summarizer {
                     ports: u32::from(t.sport) << 16 | u32::from(t.dport),
                 }
             };
-            let entry = self.seqs.get(&key).copied();
+            let entry = match self.seq_override.take() {
+                Some(SeqBase::Relative(s, a)) => Some((s, a)),
+                Some(SeqBase::First(s, a)) => {
+                    (thseq, thack) = (s, a);
+                    self.last_base = SeqBase::First(s, a);
+                    None
+                }
+                Some(SeqBase::Absolute) => None,
+                None => self.seqs.get(&key).copied(),
+            };
             match entry {
                 Some((s, a)) if t.flags & TH_SYN == 0 => {
                     if rev {
@@ -398,7 +429,9 @@ impl Summarizer {
                         ack = ack.wrapping_sub(a);
                     }
                     (thseq, thack) = (s, a);
+                    self.last_base = SeqBase::Relative(s, a);
                 }
+                _ if matches!(self.last_base, SeqBase::First(..)) => {}
                 _ => {
                     if self.seqs.len() >= MAX_SEQ_ENTRIES {
                         self.seqs.clear();
@@ -410,6 +443,7 @@ impl Summarizer {
                     };
                     self.seqs.insert(key, v);
                     (thseq, thack) = v;
+                    self.last_base = SeqBase::First(v.0, v.1);
                 }
             }
         }
@@ -653,7 +687,8 @@ fn fetch_token(p: &[u8], mut idx: usize) -> Option<(&[u8], usize)> {
 }
 
 /// tcpdump's test for HTTP-like protocols: a known method first, or a 3-digit code second.
-fn looks_like_request_or_response(p: &[u8]) -> bool {
+/// True when a payload starts like an HTTP/RTSP request or status line (tcpdump's test).
+pub fn looks_like_request_or_response(p: &[u8]) -> bool {
     const CMDS: [&[u8]; 38] = [
         b"OPTIONS",
         b"GET",

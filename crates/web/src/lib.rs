@@ -1,0 +1,2 @@
+//! The browser UI server (routes over `wiresift-session`).
+#![forbid(unsafe_code)]
