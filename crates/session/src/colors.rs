@@ -83,7 +83,7 @@ pub const RULES: &[ColorRule] = &[
     },
     ColorRule {
         name: "Broadcast",
-        filter: "eth.dst == ff:ff:ff:ff:ff:ff || eth.ig == 1",
+        filter: "eth[0] & 1",
         fg: "#babdb6",
         bg: "#ffffff",
     },
