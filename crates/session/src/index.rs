@@ -31,11 +31,12 @@ pub const NO_STREAM: u32 = u32::MAX;
 /// The top bit of `stream` marks a UDP stream.
 pub const UDP_BIT: u32 = 1 << 31;
 const BASE_NONE: u32 = (1 << 24) - 1;
-/// Flag bits (3): an IP fragment, the first TCP packet of a connection (absolute numbers,
-/// sets the base), extra Info text stored aside.
+/// Flag bits: an IP fragment, the first TCP packet of a connection (absolute numbers, sets
+/// the base), extra Info text stored aside, the Bad TCP colouring rule matched.
 pub const F_FRAGMENT: u8 = 1;
 pub const F_FIRST: u8 = 2;
 pub const F_EXTRA: u8 = 4;
+pub const F_BAD_TCP: u8 = 8;
 
 /// One frame: 32 bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,7 +49,7 @@ pub struct Entry {
     pub orig_len: u32,
     /// `tcp.stream` or `udp.stream` (with [`UDP_BIT`]), or [`NO_STREAM`].
     pub stream: u32,
-    /// Sequence base index (24 bits), colour (5), flags (3).
+    /// Sequence base index (24 bits), flags (8).
     aux: u32,
 }
 
@@ -67,11 +68,8 @@ impl Entry {
     pub fn proto(&self) -> u8 {
         (self.len >> 24) as u8
     }
-    pub fn color(&self) -> u8 {
-        ((self.aux >> 3) & 0x1f) as u8
-    }
     pub fn flags(&self) -> u8 {
-        (self.aux & 7) as u8
+        (self.aux & 0xff) as u8
     }
     fn base_index(&self) -> Option<usize> {
         let b = self.aux >> 8;
@@ -215,8 +213,10 @@ fn run(
     let mut reader = CaptureReader::open(path).map_err(|e| e.to_string())?;
     let reg = crate::registry();
     let colorizer = Colorizer::new(reg);
-    let mut needs = Needs::for_fields(colorizer.fields());
-    needs.flows = true;
+    let needs = Needs {
+        flows: true,
+        ..Needs::default()
+    };
     let mut pipe = Pipeline::new(needs, keys).map_err(|e| e.to_string())?;
     let mut summ = Summarizer::new();
     let mut times = Times::default();
@@ -267,11 +267,12 @@ fn run(
         let data_off = reader.current_data_offset();
         let Some(frame) = reader.current() else { break };
         let ifaces = reader.interfaces();
-        let (proto, color, stream, fragment, last_base) =
+        let (proto, bad, stream, fragment, last_base) =
             pipe.process(&frame, ifaces, &mut times, None, |src, p| {
                 let upper = p.upper.as_ref().map(|u| (u, p.upper_data));
                 let proto = classify(&p.layers, frame.data, upper, p.hide_transport);
-                let color = colorizer.color(src);
+                let bad = matches!(p.flow, Some(PacketFlow::Tcp(t)) if !t.analysis.is_empty())
+                    && colorizer.bad_tcp(src);
                 let stream = match p.flow {
                     Some(PacketFlow::Tcp(t)) => (t.stream as u32) & !UDP_BIT,
                     Some(PacketFlow::Udp { stream, .. }) => (stream as u32 & !UDP_BIT) | UDP_BIT,
@@ -283,7 +284,7 @@ fn run(
                 scratch.clear();
                 summ.write(&mut scratch, frame.data, &p.layers, frame.orig_len);
                 let fragment = p.hide_transport || !p.fragments.is_empty();
-                (proto, color, stream, fragment, summ.last_seq_base())
+                (proto, bad, stream, fragment, summ.last_seq_base())
             });
         times.prev_displayed = Some(frame.ts);
         let (base, first) = match last_base {
@@ -309,6 +310,9 @@ fn run(
         if first {
             flags |= F_FIRST;
         }
+        if bad {
+            flags |= F_BAD_TCP;
+        }
         if let Some(info) = pipe.tls_summary(frame.number) {
             flags |= F_EXTRA;
             new_extra.push((frame.number, info.into_boxed_str()));
@@ -320,7 +324,7 @@ fn run(
             len: frame.data.len().min(0x00ff_ffff) as u32 | (u32::from(proto) << 24),
             orig_len: frame.orig_len,
             stream,
-            aux: (base << 8) | (u32::from(color & 0x1f) << 3) | u32::from(flags),
+            aux: (base << 8) | u32::from(flags),
         });
         if batch.len() == BATCH {
             let ifs = (ifaces.len() != ifaces_seen).then_some(ifaces);

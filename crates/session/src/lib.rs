@@ -137,6 +137,7 @@ pub struct Session {
     views: view::Cache,
     marks: Mutex<Vec<u64>>,
     ifnames: std::collections::HashMap<u32, String>,
+    colorizer: colors::Colorizer,
 }
 
 impl Drop for Session {
@@ -185,6 +186,7 @@ impl Session {
             views: view::Cache::default(),
             marks: Mutex::new(Vec::new()),
             ifnames: rows::local_ifnames(),
+            colorizer: colors::Colorizer::new(registry()),
         })
     }
 

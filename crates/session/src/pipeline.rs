@@ -179,8 +179,12 @@ impl Pipeline {
             handlers.push(e);
         }
         let mut null = NullHandler;
+        let mut no_data = NoData;
         let mut fan;
         let inner: &mut dyn FlowHandler = match handlers.len() {
+            // Nothing looks at stream bytes (and no TLS layer decrypts them): the table keeps
+            // numbering and analysing streams but does not reassemble them.
+            0 if self.tls.is_none() => &mut no_data,
             0 => &mut null,
             1 => handlers.pop().unwrap_or(&mut null),
             _ => {
@@ -279,6 +283,15 @@ impl Pipeline {
 
     pub fn tls_mut(&mut self) -> Option<&mut TlsLayer> {
         self.tls.as_mut()
+    }
+}
+
+/// A handler that wants no stream bytes.
+struct NoData;
+
+impl FlowHandler for NoData {
+    fn wants_data(&mut self, _id: wiresift_flow::FlowId, _info: &wiresift_flow::FlowInfo) -> bool {
+        false
     }
 }
 

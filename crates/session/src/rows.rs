@@ -210,16 +210,32 @@ impl Session {
             push_time(&mut t, fmt, e.ts, first_ts, prev, dg);
             prev_disp_ts = Some(e.ts);
             let (src, dst) = addresses(&layers);
+            let proto = classify::name(e.proto());
+            let color = {
+                let meta = wiresift_dissect::FrameMeta {
+                    number: n,
+                    ts: e.ts,
+                    first_ts,
+                    prev_ts,
+                    prev_displayed_ts: prev_ts,
+                    orig_len: e.orig_len,
+                    iface: e.iface(),
+                    iface_name: None,
+                    link,
+                };
+                let view = wiresift_dissect::FrameView::new(meta, &data, &layers);
+                self.colorizer.color(&view, proto, e.flags() & crate::index::F_BAD_TCP != 0)
+            };
             let stream = e.stream_of();
             rows.push(Row {
                 no: n,
                 time: text(&t),
                 src,
                 dst,
-                proto: classify::name(e.proto()),
+                proto,
                 len: e.orig_len,
                 info: info_of(&line, &layers),
-                color: colors::rule_name(e.color()),
+                color: colors::rule_name(color),
                 marked: self.is_marked(n),
                 line,
                 stream: stream.map(|(_, s)| s),
