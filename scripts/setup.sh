@@ -5,6 +5,8 @@ set -euo pipefail
 pkgs=(libpcap-dev pkg-config gcc)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(tshark tcpdump iproute2 ethtool curl openssl python3 gzip tcpreplay python3-brotli python3-jsonschema tcpflow chromium nghttp2-server time)
+    # The UI's type check, lint and browser tests (Node 18+ with npm; chromium above).
+    command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,3 +12,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee /tmp/wiresift-test.log
+# The browser UI: type check and lint of the front end, then its end-to-end tests in headless
+# Chromium against the binary the tests above built (same profile).
+bash scripts/ui-test.sh
