@@ -9,12 +9,8 @@ use clap::{Args, ValueEnum};
 use wiresift_capfile::{OutputFormat, Writer};
 use wiresift_capture::CaptureFilter;
 use wiresift_dissect::fmt::{push_hexdump, push_time};
-use wiresift_dissect::{FrameMeta, Summarizer, TimeFormat, decode};
-use wiresift_engine::{Engine, EngineOptions, Fanout, FrameSource};
-use wiresift_export::Extractor;
-use wiresift_flow::{NullHandler, PacketFlow};
-use wiresift_http::{HttpExtractor, HttpOptions};
-use wiresift_mail::{MailExtractor, MailOptions};
+use wiresift_dissect::{Summarizer, TimeFormat, decode};
+use wiresift_session::pipeline::{Needs, Pipeline, Times, tls_summary_of};
 
 use crate::registry::registry;
 use crate::structured::{self, FieldsOptions};
@@ -118,22 +114,6 @@ impl ReadArgs {
     }
 }
 
-/// Names of this machine's interfaces by index, for Linux SLL2 headers (as tcpdump shows them).
-fn local_ifnames() -> std::collections::HashMap<u32, String> {
-    let mut m = std::collections::HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/sys/class/net") {
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Ok(s) = std::fs::read_to_string(e.path().join("ifindex"))
-                && let Ok(i) = s.trim().parse()
-            {
-                m.insert(i, name);
-            }
-        }
-    }
-    m
-}
-
 pub fn run(a: ReadArgs) -> Result<Outcome> {
     let mut reader = match crate::output::open_capture(&a.file) {
         Ok(r) => r,
@@ -219,7 +199,7 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
     let mut summ = Summarizer::new();
     summ.absolute_seq = a.absolute_seq;
     if print {
-        summ.ifnames = local_ifnames();
+        summ.ifnames = wiresift_session::rows::local_ifnames();
     }
     let mut out = Out::stdout();
     if print && a.output == OutputArg::Fields && fopts.header {
@@ -229,7 +209,6 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
     let needs_view =
         display.is_some() || a.output != OutputArg::Text || a.verbose || tls_keys_given;
     let (mut first, mut prev) = (None::<i64>, 0i64);
-    let mut prev_captured = None::<i64>;
     // Flow state (stream numbers, relative sequence numbers, reassembly) is needed only by
     // fields; plain summary lines skip it.
     let flow_base = wiresift_engine::fields::BASE;
@@ -240,14 +219,8 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         || display
             .as_ref()
             .is_some_and(|d| d.fields().iter().any(|&id| id >= flow_base));
-    let mut engine = needs_view.then(|| {
-        Engine::new(EngineOptions {
-            skip_flows: !needs_flows,
-            ..EngineOptions::default()
-        })
-    });
-    // Application parsers run as flow handlers only when their fields are asked for; the fields
-    // of the PDUs completed on a frame go into its FrameSource (`extra`).
+    // Application parsers run only when their fields are asked for (the shared pipeline of
+    // `wiresift-session`, which the UI's filters and detail tree use too).
     let uses_block = |lo: u32, hi: u32| {
         a.output == OutputArg::Json
             || a.verbose
@@ -256,55 +229,27 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
                 .as_ref()
                 .is_some_and(|d| d.fields().iter().any(|id| (lo..hi).contains(id)))
     };
-    let mut mail = match needs_view && uses_block(wiresift_mail::BASE, wiresift_mail::BASE + 1000) {
-        true => Some(MailExtractor::new(
-            MailOptions {
-                fields: true,
-                show_secrets: a.show_secrets,
-                ..MailOptions::default()
-            },
-            None,
-        )?),
-        false => None,
-    };
-    // HTTP: only when a filter or -e names an http.*/http2.* field.
     let http_ids = |ids: &[u32]| {
         ids.iter()
             .any(|id| (wiresift_http::BASE..wiresift_http::BASE + 1000).contains(id))
     };
-    let mut http = (needs_view
-        && (http_ids(&field_ids) || display.as_ref().is_some_and(|d| http_ids(d.fields()))))
-    .then(|| {
-        let fd = wiresift_http::fields::HTTP_FILE_DATA;
-        let file_data =
-            field_ids.contains(&fd) || display.as_ref().is_some_and(|d| d.fields().contains(&fd));
-        HttpExtractor::new(
-            HttpOptions {
-                fields: true,
-                file_data: if file_data { 64 * 1024 } else { 0 },
-                show_secrets: a.show_secrets,
-                ..HttpOptions::default()
-            },
-            None,
-        )
-    });
-    // TLS: detection and decryption in front of the application parsers, when TLS fields are
-    // asked for, keys are given, or HTTP/mail parse streams (so they see plaintext).
+    let fd = wiresift_http::fields::HTTP_FILE_DATA;
     let tls_base = wiresift_tls::fields::BASE;
-    let mut tls = match needs_flows
-        && (tls_keys_given
-            || uses_block(tls_base, tls_base + 1000)
-            || mail.is_some()
-            || http.is_some())
-    {
-        true => {
-            let mut t = wiresift_tls::TlsLayer::new(a.tls.key_store()?);
-            t.collect_fields(true);
-            Some(t)
-        }
+    let needs = Needs {
+        flows: needs_flows,
+        http: needs_view
+            && (http_ids(&field_ids) || display.as_ref().is_some_and(|d| http_ids(d.fields()))),
+        http_file_data: field_ids.contains(&fd)
+            || display.as_ref().is_some_and(|d| d.fields().contains(&fd)),
+        mail: needs_view && uses_block(wiresift_mail::BASE, wiresift_mail::BASE + 1000),
+        tls: needs_flows && uses_block(tls_base, tls_base + 1000),
+        show_secrets: a.show_secrets,
+    };
+    let mut pipe = match needs_view {
+        true => Some(Pipeline::new(needs, Some(a.tls.key_store()?))?),
         false => None,
     };
-    let mut dsb = crate::tls_opts::DsbSync::default();
+    let mut times = Times::default();
     let mut shown = 0u64;
     let limit = a.count.unwrap_or(u64::MAX);
     let mut damage = None;
@@ -325,149 +270,87 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         }
         let ifaces = reader.interfaces();
         let start = *first.get_or_insert(frame.ts);
-        let prev_cap = prev_captured.replace(frame.ts).unwrap_or(frame.ts);
-        let plain_layers;
-        let processed;
-        let tls_fields;
-        let (layers, view) = match engine.as_mut() {
-            Some(eng) => {
-                if let Some(m) = mail.as_mut() {
-                    m.end_frame();
-                }
-                if let Some(h) = http.as_mut() {
-                    h.end_frame();
-                }
-                let (mut fan, mut null);
-                let inner: &mut dyn wiresift_flow::FlowHandler =
-                    match (mail.as_mut(), http.as_mut()) {
-                        (Some(m), Some(h)) => {
-                            fan = Fanout(vec![m, h]);
-                            &mut fan
-                        }
-                        (Some(m), None) => m,
-                        (None, Some(h)) => h,
-                        (None, None) => {
-                            null = NullHandler;
-                            &mut null
-                        }
-                    };
-                processed = match tls.as_mut() {
-                    Some(t) => {
-                        dsb.sync(&reader, t);
-                        eng.process(&frame, &mut t.wrap(inner))
-                    }
-                    None => eng.process(&frame, inner),
-                };
-                if let (Some(h), Some(seg)) = (
-                    http.as_mut(),
-                    crate::export::tcp_segment_info(&processed, frame.data),
-                ) {
-                    h.tcp_segment(seg, frame.number, frame.ts);
-                }
-                if let Some(m) = mail.as_mut() {
-                    let retrans = matches!(processed.flow,
-                        Some(PacketFlow::Tcp(t)) if t.analysis.matches_retransmission());
-                    let quote = match (processed.embedded, processed.layers.transport) {
-                        (
-                            Some((wiresift_flow::Proto::Tcp, s)),
-                            decode::Transport::Icmp { offset, .. }
-                            | decode::Transport::Icmpv6 { offset, .. },
-                        ) => Some((s, frame.data.get(offset + 8..).unwrap_or_default())),
-                        _ => None,
-                    };
-                    m.frame_context(retrans, quote);
-                }
-                let meta = FrameMeta {
-                    number: frame.number,
-                    ts: frame.ts,
-                    first_ts: start,
-                    prev_ts: prev_cap,
-                    prev_displayed_ts: if shown == 0 { frame.ts } else { prev },
-                    orig_len: frame.orig_len,
-                    iface: frame.iface,
-                    iface_name: ifaces
-                        .get(frame.iface as usize)
-                        .and_then(|i| i.name.as_deref()),
-                    link: frame.link,
-                };
-                let mut src = FrameSource::new(meta, frame.data, &processed);
-                if let Some(m) = &mail {
-                    src.extra.push(m.frame_fields());
-                }
-                if let Some(h) = &http {
-                    src.extra.push(h.frame_fields());
-                }
-                tls_fields = tls.as_ref().map(|t| t.frame_fields(frame.number));
-                if let Some(tf) = &tls_fields {
-                    src.extra.push(tf);
-                }
-                (&processed.layers, Some(src))
+        let Some(p) = pipe.as_mut() else {
+            // Plain summary lines: decode and print, no flow state.
+            shown += 1;
+            if let Some(w) = writer.as_mut() {
+                w.write_frame(&frame, ifaces)
+                    .with_context(|| format!("writing frame {}", frame.number))?;
             }
-            None => {
-                plain_layers = decode(frame.link, frame.data);
-                (&plain_layers, None)
+            if print {
+                let layers = decode(frame.link, frame.data);
+                let digits = ifaces
+                    .get(frame.iface as usize)
+                    .map(|i| i.precision_digits())
+                    .unwrap_or(6);
+                push_time(&mut out.buf, time, frame.ts, start, prev, digits);
+                out.buf.push(b' ');
+                summ.write(&mut out.buf, frame.data, &layers, frame.orig_len);
+                out.buf.push(b'\n');
+                if a.hex {
+                    push_layers_and_hex(&mut out.buf, &layers, frame.data);
+                }
+                out.maybe_flush()?;
             }
-        };
-        if let (Some(d), Some(v)) = (&display, &view)
-            && !d.matches(v)
-        {
+            prev = frame.ts;
             continue;
-        }
-        shown += 1;
-        if let Some(w) = writer.as_mut() {
-            w.write_frame(&frame, ifaces)
-                .with_context(|| format!("writing frame {}", frame.number))?;
-        }
-        if print {
-            match (a.output, &view) {
-                (OutputArg::Fields, Some(v)) => {
-                    structured::fields_line(&mut out.buf, v, reg, &field_ids, &fopts)
-                }
-                (OutputArg::Json, Some(v)) => {
-                    structured::json_line(&mut out.buf, frame.number, v, reg)
-                }
-                _ => {
-                    let digits = ifaces
-                        .get(frame.iface as usize)
-                        .map(|i| i.precision_digits())
-                        .unwrap_or(6);
-                    push_time(&mut out.buf, time, frame.ts, start, prev, digits);
-                    out.buf.push(b' ');
-                    summ.write(&mut out.buf, frame.data, layers, frame.orig_len);
-                    if let Some(info) = tls
-                        .as_ref()
-                        .and_then(|t| t.frame_fields(frame.number).summary())
-                    {
-                        out.buf.extend_from_slice(b", TLS: ");
-                        out.buf.extend_from_slice(info.as_bytes());
+        };
+        p.sync_secrets(reader.secrets());
+        let shown_before = shown;
+        let r: Result<()> = p.process(&frame, ifaces, &mut times, None, |v, processed, tls| {
+            if let Some(d) = &display
+                && !d.matches(v)
+            {
+                return Ok(());
+            }
+            shown += 1;
+            if let Some(w) = writer.as_mut() {
+                w.write_frame(&frame, ifaces)
+                    .with_context(|| format!("writing frame {}", frame.number))?;
+            }
+            if print {
+                match a.output {
+                    OutputArg::Fields => {
+                        structured::fields_line(&mut out.buf, v, reg, &field_ids, &fopts)
                     }
-                    out.buf.push(b'\n');
-                    if a.verbose
-                        && let Some(v) = &view
-                    {
-                        structured::detail_tree(&mut out.buf, v, reg);
-                    }
-                    if a.hex {
-                        // Where each layer sits, so the dump can be read layer by layer.
-                        out.buf.extend_from_slice(b"\tlayers:");
-                        for (name, r) in layers.ranges(frame.data.len()) {
-                            use std::io::Write as _;
-                            let _ =
-                                write!(out.buf, " {name} 0x{:04x}-0x{:04x}", r.start, r.end - 1);
+                    OutputArg::Json => structured::json_line(&mut out.buf, frame.number, v, reg),
+                    OutputArg::Text => {
+                        let digits = ifaces
+                            .get(frame.iface as usize)
+                            .map(|i| i.precision_digits())
+                            .unwrap_or(6);
+                        push_time(&mut out.buf, time, frame.ts, start, prev, digits);
+                        out.buf.push(b' ');
+                        summ.write(&mut out.buf, frame.data, &processed.layers, frame.orig_len);
+                        if let Some(info) = tls_summary_of(tls, frame.number) {
+                            out.buf.extend_from_slice(b", TLS: ");
+                            out.buf.extend_from_slice(info.as_bytes());
                         }
                         out.buf.push(b'\n');
-                        push_hexdump(&mut out.buf, frame.data);
+                        if a.verbose {
+                            structured::detail_tree(&mut out.buf, v, reg);
+                        }
+                        if a.hex {
+                            push_layers_and_hex(&mut out.buf, &processed.layers, frame.data);
+                        }
                     }
                 }
+                out.maybe_flush()?;
             }
-            out.maybe_flush()?;
+            Ok(())
+        });
+        r?;
+        if shown > shown_before {
+            times.prev_displayed = Some(frame.ts);
+            prev = frame.ts;
         }
-        prev = frame.ts;
     }
     out.flush()?;
-    if let (Some(t), Some(eng)) = (tls.as_mut(), engine.as_mut()) {
-        eng.finish(&mut t.wrap(&mut NullHandler));
-        crate::tls_opts::print_reports(t, a.verbose, tls_keys_given);
+    if let Some(p) = pipe.as_mut() {
+        p.finish();
+        if let Some(t) = p.tls() {
+            crate::tls_opts::print_reports(t, a.verbose, tls_keys_given);
+        }
     }
     if let Some(w) = writer.as_mut() {
         w.finish(reader.interfaces())
@@ -494,4 +377,15 @@ pub fn run(a: ReadArgs) -> Result<Outcome> {
         });
     }
     Ok(Outcome::Ok)
+}
+
+/// `-x`: where each layer sits, then the hex and ASCII dump of the whole frame.
+fn push_layers_and_hex(out: &mut Vec<u8>, layers: &wiresift_dissect::Layers, data: &[u8]) {
+    use std::io::Write as _;
+    out.extend_from_slice(b"\tlayers:");
+    for (name, r) in layers.ranges(data.len()) {
+        let _ = write!(out, " {name} 0x{:04x}-0x{:04x}", r.start, r.end - 1);
+    }
+    out.push(b'\n');
+    push_hexdump(out, data);
 }

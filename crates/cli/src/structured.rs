@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use anyhow::{Result, bail};
 use wiresift_field::{FieldId, FieldSource, Registry, Value};
-pub use wiresift_session::tree::{collect_tree, format_abs_time, format_value};
+pub use wiresift_session::tree::{collect_tree, format_value};
 
 /// Options of `-T fields` (`-E header=y`, `separator=`, `quote=`, `occurrence=`, `aggregator=`).
 #[derive(Clone, Debug)]
@@ -240,7 +240,7 @@ mod tests {
     #[test]
     fn abs_time_like_tshark() {
         assert_eq!(
-            format_abs_time(1_363_624_631_382_875_000),
+            wiresift_session::tree::format_abs_time(1_363_624_631_382_875_000),
             "Mar 18, 2013 16:37:11.382875000 UTC"
         );
     }

@@ -212,7 +212,7 @@ impl Session {
                 times.prev_displayed = Some(prev_ts);
                 pipe.stream_override = e.stream_of().map(|(_, s)| s);
             }
-            pipe.process(frame, &ifaces, &mut times, Some(&mut on_frame), |src, p| {
+            pipe.process(frame, &ifaces, &mut times, Some(&mut on_frame), |src, p, _| {
                 if !last {
                     return;
                 }

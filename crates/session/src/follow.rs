@@ -250,7 +250,7 @@ impl Session {
         let tls_only = kind == Kind::Tls;
         self.for_frames(&frames, |frame: &Frame<'_>, _| {
             // With a TLS layer, the collector behind it sees plaintext only.
-            pipe.process(frame, &ifaces, &mut times, Some(&mut c), |_, _| ());
+            pipe.process(frame, &ifaces, &mut times, Some(&mut c), |_, _, _| ());
         })?;
         pipe.finish_with(&mut c);
         if tls_only && !decrypt {

@@ -268,7 +268,7 @@ fn run(
         let Some(frame) = reader.current() else { break };
         let ifaces = reader.interfaces();
         let (proto, bad, stream, fragment, last_base) =
-            pipe.process(&frame, ifaces, &mut times, None, |src, p| {
+            pipe.process(&frame, ifaces, &mut times, None, |src, p, _| {
                 let upper = p.upper.as_ref().map(|u| (u, p.upper_data));
                 let proto = classify(&p.layers, frame.data, upper, p.hide_transport);
                 let bad = matches!(p.flow, Some(PacketFlow::Tcp(t)) if !t.analysis.is_empty())
@@ -278,7 +278,7 @@ fn run(
                     Some(PacketFlow::Udp { stream, .. }) => (stream as u32 & !UDP_BIT) | UDP_BIT,
                     None => NO_STREAM,
                 };
-                stats.add(&frame, src, p);
+                stats.add(&frame, src, p, proto);
                 // The summary line is made only for its sequence base; its text is made
                 // again for each page.
                 scratch.clear();
@@ -349,7 +349,7 @@ fn run(
         reader.frames_read(),
         reader.offset(),
     );
-    stats.finish(pipe.tls());
+    stats.finish(pipe.tls(), &reader, damage.as_deref());
     if let Ok(mut s) = ix.stats.lock() {
         *s = stats;
     }

@@ -72,8 +72,7 @@ pub struct Pipeline {
     http: Option<HttpExtractor>,
     mail: Option<MailExtractor>,
     dsb_seen: usize,
-    /// TLS text after the summary line (`TLS: ...`), shown as the CLI shows it.
-    pub tls_info: bool,
+    dsb_blocks: usize,
     /// The stream number to show on the next frames instead of the engine's: a pass over one
     /// stream's frames numbers it 0, the full pass gave it its real number.
     pub stream_override: Option<u64>,
@@ -124,7 +123,7 @@ impl Pipeline {
             http,
             mail,
             dsb_seen: 0,
-            tls_info: keys_given,
+            dsb_blocks: 0,
             stream_override: None,
         })
     }
@@ -135,10 +134,16 @@ impl Pipeline {
             while self.dsb_seen < secrets.len() {
                 if secrets[self.dsb_seen].secrets_type == SECRETS_TYPE_TLS {
                     t.keys_mut().keylog.add_text(&secrets[self.dsb_seen].data);
+                    self.dsb_blocks += 1;
                 }
                 self.dsb_seen += 1;
             }
         }
+    }
+
+    /// TLS Decryption Secrets Blocks taken from the capture.
+    pub fn dsb_blocks(&self) -> usize {
+        self.dsb_blocks
     }
 
     pub fn tls(&self) -> Option<&TlsLayer> {
@@ -151,14 +156,15 @@ impl Pipeline {
 
     /// Runs one frame through every stage and gives `f` the frame's fields. `times` is
     /// updated as a captured frame (the caller sets `prev_displayed` when it shows one).
-    /// `extra` is a flow handler that sees the (decrypted) stream data after the parsers.
+    /// `extra` is a flow handler that sees the (decrypted) stream data after the parsers. `f`
+    /// also gets the TLS layer, for [`tls_summary_of`] of this frame.
     pub fn process<R>(
         &mut self,
         frame: &Frame<'_>,
         ifaces: &[Interface],
         times: &mut Times,
         extra: Option<&mut dyn FlowHandler>,
-        f: impl FnOnce(&FrameSource<'_>, &Processed<'_>) -> R,
+        f: impl FnOnce(&FrameSource<'_>, &Processed<'_>, Option<&TlsLayer>) -> R,
     ) -> R {
         if let Some(m) = self.mail.as_mut() {
             m.end_frame();
@@ -247,15 +253,13 @@ impl Pipeline {
         if let Some(t) = &tls_fields {
             src.extra.push(t);
         }
-        f(&src, &processed)
+        f(&src, &processed, self.tls.as_ref())
     }
 
-    /// The `TLS: ...` text the CLI appends to a frame's summary line (only when keys are given).
+    /// The `TLS: ...` text the CLI appends to a frame's summary line (when TLS runs: keys
+    /// given, or TLS/HTTP/mail fields asked for), once the frame has been processed.
     pub fn tls_summary(&self, frame: u64) -> Option<String> {
-        if !self.tls_info {
-            return None;
-        }
-        self.tls.as_ref()?.frame_fields(frame).summary()
+        tls_summary_of(self.tls.as_ref(), frame)
     }
 
     /// Ends the pass (flushes open flows into the parsers).
@@ -284,6 +288,11 @@ impl Pipeline {
     pub fn tls_mut(&mut self) -> Option<&mut TlsLayer> {
         self.tls.as_mut()
     }
+}
+
+/// The `TLS: ...` text of a processed frame, from the layer [`Pipeline::process`] hands over.
+pub fn tls_summary_of(tls: Option<&TlsLayer>, frame: u64) -> Option<String> {
+    tls?.frame_fields(frame).summary()
 }
 
 /// A handler that wants no stream bytes.

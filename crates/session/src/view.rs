@@ -188,7 +188,7 @@ impl Session {
         while let Ok(true) = reader.advance() {
             pipe.sync_secrets(reader.secrets());
             let Some(frame) = reader.current() else { break };
-            let hit = pipe.process(&frame, reader.interfaces(), &mut times, None, |src, _| {
+            let hit = pipe.process(&frame, reader.interfaces(), &mut times, None, |src, _, _| {
                 filter.matches(src)
             });
             if hit {
