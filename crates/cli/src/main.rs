@@ -24,6 +24,7 @@ mod split_writer;
 mod stats;
 mod structured;
 mod tls_opts;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -74,6 +75,8 @@ enum Command {
     Ca(ca::CaArgs),
     /// Copy a capture to pcapng with the TLS secrets of its sessions embedded (Decryption Secrets Block)
     InjectSecrets(inject_secrets::InjectArgs),
+    /// The browser UI: packet list, filters, detail, follow, statistics (prints the URL to open)
+    Ui(ui::UiArgs),
 }
 
 /// What a subcommand reports: the exit status it wants.
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         Command::Proxy(a) => proxy::run(a),
         Command::Ca(a) => ca::run(a),
         Command::InjectSecrets(a) => inject_secrets::run(a),
+        Command::Ui(a) => ui::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

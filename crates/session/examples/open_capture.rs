@@ -52,7 +52,9 @@ fn main() {
     for i in 0..50u64 {
         let start = st.frames.saturating_sub(200) * i / 49;
         let t = Instant::now();
-        let r = s.rows(None, start, 200, TimeDisplay::Absolute).expect("rows");
+        let r = s
+            .rows(None, start, 200, TimeDisplay::Absolute)
+            .expect("rows");
         pages.push(t.elapsed());
         assert!(!r.rows.is_empty());
     }
@@ -60,7 +62,10 @@ fn main() {
     println!("frames\t{}", st.frames);
     println!("first_rows_ms\t{:.1}", first.as_secs_f64() * 1e3);
     println!("indexed_ms\t{:.1}", indexed.as_secs_f64() * 1e3);
-    println!("index_bytes_per_frame\t{:.1}", heap as f64 / st.frames.max(1) as f64);
+    println!(
+        "index_bytes_per_frame\t{:.1}",
+        heap as f64 / st.frames.max(1) as f64
+    );
     println!("page200_median_ms\t{:.2}", pages[25].as_secs_f64() * 1e3);
     println!("page200_max_ms\t{:.2}", pages[49].as_secs_f64() * 1e3);
     if let Some(f) = filter {

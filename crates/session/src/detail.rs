@@ -212,20 +212,22 @@ impl Session {
                 times.prev_displayed = Some(prev_ts);
                 pipe.stream_override = e.stream_of().map(|(_, s)| s);
             }
-            pipe.process(frame, &ifaces, &mut times, Some(&mut on_frame), |src, p, _| {
-                if !last {
-                    return;
-                }
-                let tree = collect_tree(src, reg);
-                let reassembled = p
-                    .upper
-                    .as_ref()
-                    .map(|u| (p.upper_data.to_vec(), *u));
-                result = Some((tree, p.layers, reassembled));
-            });
+            pipe.process(
+                frame,
+                &ifaces,
+                &mut times,
+                Some(&mut on_frame),
+                |src, p, _| {
+                    if !last {
+                        return;
+                    }
+                    let tree = collect_tree(src, reg);
+                    let reassembled = p.upper.as_ref().map(|u| (p.upper_data.to_vec(), *u));
+                    result = Some((tree, p.layers, reassembled));
+                },
+            );
         })?;
-        let (tree, layers, reassembled) =
-            result.ok_or(SessionError::NoSuchFrame(n))?;
+        let (tree, layers, reassembled) = result.ok_or(SessionError::NoSuchFrame(n))?;
         let mut tabs = vec![Tab {
             name: format!("Frame ({} bytes)", data.len()),
             hex: hex(&data),
@@ -234,7 +236,11 @@ impl Session {
             tabs.push(Tab {
                 name: format!(
                     "Reassembled {} ({} bytes)",
-                    if matches!(layers.net, Net::Ipv6(_)) { "IPv6" } else { "IPv4" },
+                    if matches!(layers.net, Net::Ipv6(_)) {
+                        "IPv6"
+                    } else {
+                        "IPv4"
+                    },
                     bytes.len()
                 ),
                 hex: hex(bytes),
@@ -243,9 +249,12 @@ impl Session {
         });
         if !on_frame.data.is_empty() && decrypting {
             let is_tls = e.stream_of().is_some_and(|(udp, _)| !udp)
-                && pipe.tls().is_some_and(|t| t.reports().iter().any(|r| {
-                    e.stream_of().is_some_and(|(_, s)| r.flow.stream == 0 || r.flow.stream == s)
-                }));
+                && pipe.tls().is_some_and(|t| {
+                    t.reports().iter().any(|r| {
+                        e.stream_of()
+                            .is_some_and(|(_, s)| r.flow.stream == 0 || r.flow.stream == s)
+                    })
+                });
             if is_tls {
                 tabs.push(Tab {
                     name: format!("Decrypted TLS ({} bytes)", on_frame.data.len()),
@@ -273,9 +282,16 @@ impl Session {
                     .map(|(_, r)| r.clone())
                 });
             let (layer_range, tab) = match (&reassembled, reasm_tab) {
-                (Some((_, ul)), Some(t)) if matches!(layer.as_str(), "tcp" | "udp" | "icmp" | "icmpv6") => {
+                (Some((_, ul)), Some(t))
+                    if matches!(layer.as_str(), "tcp" | "udp" | "icmp" | "icmpv6") =>
+                {
                     let ur = ul.ranges(usize::MAX);
-                    (ur.iter().find(|(nm, _)| *nm == layer).map(|(_, r)| r.clone()), t)
+                    (
+                        ur.iter()
+                            .find(|(nm, _)| *nm == layer)
+                            .map(|(_, r)| r.clone()),
+                        t,
+                    )
                 }
                 _ => (layer_range, 0),
             };

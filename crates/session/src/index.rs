@@ -77,8 +77,12 @@ impl Entry {
     }
     /// The stream and whether it is UDP.
     pub fn stream_of(&self) -> Option<(bool, u64)> {
-        (self.stream != NO_STREAM)
-            .then(|| (self.stream & UDP_BIT != 0, u64::from(self.stream & !UDP_BIT)))
+        (self.stream != NO_STREAM).then(|| {
+            (
+                self.stream & UDP_BIT != 0,
+                u64::from(self.stream & !UDP_BIT),
+            )
+        })
     }
 }
 
@@ -256,10 +260,7 @@ fn run(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                damage = Some(format!(
-                    "damaged after frame {}: {e}",
-                    reader.frames_read()
-                ));
+                damage = Some(format!("damaged after frame {}: {e}", reader.frames_read()));
                 break;
             }
         }

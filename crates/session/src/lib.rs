@@ -12,9 +12,12 @@ pub mod colors;
 pub mod detail;
 pub mod follow;
 pub mod index;
+pub mod info;
+pub mod objects;
 pub mod pipeline;
 mod registry;
 pub mod rows;
+pub mod save;
 pub mod stats;
 pub mod tree;
 pub mod view;
@@ -142,7 +145,11 @@ pub struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.current().progress.cancel.store(true, Ordering::Relaxed);
+        objects::release(self);
+        self.current()
+            .progress
+            .cancel
+            .store(true, Ordering::Relaxed);
         if let Some(p) = &self.spooled {
             let _ = std::fs::remove_file(p);
         }
@@ -153,7 +160,8 @@ impl Session {
     /// Opens `path` and starts indexing it. A gzip-compressed capture is first decompressed
     /// into `spool_dir` (frames are read again at random places, which gzip cannot do).
     pub fn open(path: &Path, name: &str, spool_dir: &Path) -> Result<Session, SessionError> {
-        let mut f = File::open(path).map_err(|e| SessionError::io(path.display().to_string(), e))?;
+        let mut f =
+            File::open(path).map_err(|e| SessionError::io(path.display().to_string(), e))?;
         let mut magic = [0u8; 2];
         let n = f.read(&mut magic).unwrap_or(0);
         let (path, file, spooled) = if n == 2 && magic == [0x1f, 0x8b] {
@@ -161,12 +169,14 @@ impl Session {
             let mut dec = flate2::read::MultiGzDecoder::new(
                 File::open(path).map_err(|e| SessionError::io(path.display().to_string(), e))?,
             );
-            let mut w = File::create(&out).map_err(|e| SessionError::io(out.display().to_string(), e))?;
+            let mut w =
+                File::create(&out).map_err(|e| SessionError::io(out.display().to_string(), e))?;
             std::io::copy(&mut dec, &mut w).map_err(|e| {
                 let _ = std::fs::remove_file(&out);
                 SessionError::Capture(format!("{}: cannot decompress: {e}", path.display()))
             })?;
-            let file = File::open(&out).map_err(|e| SessionError::io(out.display().to_string(), e))?;
+            let file =
+                File::open(&out).map_err(|e| SessionError::io(out.display().to_string(), e))?;
             (out.clone(), file, Some(out))
         } else {
             (path.to_path_buf(), f, None)
@@ -256,7 +266,10 @@ impl Session {
     /// Reads frame `n` from the file: its index entry, link type and bytes.
     pub fn read_frame(&self, n: u64) -> Result<(Entry, LinkType, Vec<u8>), SessionError> {
         let ix = self.current();
-        let d = ix.data.read().map_err(|_| SessionError::Invalid("index poisoned".into()))?;
+        let d = ix
+            .data
+            .read()
+            .map_err(|_| SessionError::Invalid("index poisoned".into()))?;
         let e = *d.get(n).ok_or(SessionError::NoSuchFrame(n))?;
         let link = d
             .interfaces
@@ -267,7 +280,12 @@ impl Session {
         let mut buf = vec![0u8; e.cap_len() as usize];
         self.file
             .read_exact_at(&mut buf, e.offset())
-            .map_err(|err| SessionError::io(format!("reading frame {n} at byte offset {}", e.offset()), err))?;
+            .map_err(|err| {
+                SessionError::io(
+                    format!("reading frame {n} at byte offset {}", e.offset()),
+                    err,
+                )
+            })?;
         Ok((e, link, buf))
     }
 
@@ -360,12 +378,22 @@ pub fn spool_file(dir: &Path, name: &str) -> Result<PathBuf, SessionError> {
     std::fs::create_dir_all(dir).map_err(|e| SessionError::io(dir.display().to_string(), e))?;
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     for i in 0..10_000u32 {
         let p = dir.join(format!("{}-{i}-{safe}", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
             Ok(_) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(SessionError::io(p.display().to_string(), e)),

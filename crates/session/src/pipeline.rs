@@ -208,10 +208,8 @@ impl Pipeline {
                 PacketFlow::Udp { stream, .. } => *stream = s,
             }
         }
-        if let (Some(h), Some(seg)) = (
-            self.http.as_mut(),
-            tcp_segment_info(&processed, frame.data),
-        ) {
+        if let (Some(h), Some(seg)) = (self.http.as_mut(), tcp_segment_info(&processed, frame.data))
+        {
             h.tcp_segment(seg, frame.number, frame.ts);
         }
         if let Some(m) = self.mail.as_mut() {

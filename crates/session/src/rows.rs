@@ -224,7 +224,8 @@ impl Session {
                     link,
                 };
                 let view = wiresift_dissect::FrameView::new(meta, &data, &layers);
-                self.colorizer.color(&view, proto, e.flags() & crate::index::F_BAD_TCP != 0)
+                self.colorizer
+                    .color(&view, proto, e.flags() & crate::index::F_BAD_TCP != 0)
             };
             let stream = e.stream_of();
             rows.push(Row {
@@ -252,7 +253,11 @@ impl Session {
 
     /// Where frame `n` sits in the view of `filter`: its position, and the position of the
     /// first frame at or after it (Go to packet on a frame the filter hides).
-    pub fn position(&self, filter: Option<&str>, n: u64) -> Result<(Option<u64>, u64), SessionError> {
+    pub fn position(
+        &self,
+        filter: Option<&str>,
+        n: u64,
+    ) -> Result<(Option<u64>, u64), SessionError> {
         let view = self.view(filter)?;
         Ok(view.position(n))
     }

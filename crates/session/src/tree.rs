@@ -111,4 +111,3 @@ fn push_field(tree: &mut Tree, layer: String, def: &'static FieldDef, vals: Vec<
         None => tree.push((layer, vec![(def, vals)])),
     }
 }
-

@@ -188,9 +188,13 @@ impl Session {
         while let Ok(true) = reader.advance() {
             pipe.sync_secrets(reader.secrets());
             let Some(frame) = reader.current() else { break };
-            let hit = pipe.process(&frame, reader.interfaces(), &mut times, None, |src, _, _| {
-                filter.matches(src)
-            });
+            let hit = pipe.process(
+                &frame,
+                reader.interfaces(),
+                &mut times,
+                None,
+                |src, _, _| filter.matches(src),
+            );
             if hit {
                 times.prev_displayed = Some(frame.ts);
                 out.push(u32::try_from(frame.number).unwrap_or(u32::MAX));

@@ -40,7 +40,12 @@ fn rows_equal_the_golden_lines_in_any_page() {
             for (i, r) in page.rows.iter().enumerate() {
                 let n = start as usize + i;
                 assert_eq!(r.no as usize, n + 1);
-                assert_eq!(format!("{} {}", r.time, r.line), want[n], "{cap}: frame {}", n + 1);
+                assert_eq!(
+                    format!("{} {}", r.time, r.line),
+                    want[n],
+                    "{cap}: frame {}",
+                    n + 1
+                );
             }
         }
         checked += 1;
@@ -71,7 +76,9 @@ fn a_filter_is_a_frame_set_and_positions_follow_it() {
     let (pos, nearest) = s.position(Some(f), 1).unwrap();
     assert_eq!((pos, nearest), (None, 0));
     match s.apply_filter("tcp.prot == 80") {
-        Err(wiresift_session::SessionError::BadFilter { column, rendered, .. }) => {
+        Err(wiresift_session::SessionError::BadFilter {
+            column, rendered, ..
+        }) => {
             assert_eq!(column, 0);
             assert!(rendered.contains('^'), "{rendered}");
         }
@@ -83,10 +90,18 @@ fn a_filter_is_a_frame_set_and_positions_follow_it() {
 fn detail_has_the_cli_fields_with_byte_ranges_and_the_real_stream_number() {
     let s = open(&data_dir().join("zeek-get-gzip.pcap"));
     let rows = s.rows(None, 0, 1000, TimeDisplay::Absolute).unwrap();
-    let get = rows.rows.iter().find(|r| r.line.contains("GET /gzip")).unwrap();
+    let get = rows
+        .rows
+        .iter()
+        .find(|r| r.line.contains("GET /gzip"))
+        .unwrap();
     let d = s.detail(get.no).unwrap();
     let ip = d.tree.iter().find(|n| n.field == Some("ip")).unwrap();
-    let src = ip.children.iter().find(|n| n.field == Some("ip.src")).unwrap();
+    let src = ip
+        .children
+        .iter()
+        .find(|n| n.field == Some("ip.src"))
+        .unwrap();
     assert_eq!(src.value.as_deref(), Some("141.142.228.5"));
     let (a, b) = (src.start.unwrap(), src.end.unwrap());
     assert_eq!(b - a, 4);
@@ -95,8 +110,15 @@ fn detail_has_the_cli_fields_with_byte_ranges_and_the_real_stream_number() {
         .collect();
     assert_eq!(&bytes[a..b], &[141, 142, 228, 5]);
     let tcp = d.tree.iter().find(|n| n.field == Some("tcp")).unwrap();
-    let stream = tcp.children.iter().find(|n| n.field == Some("tcp.stream")).unwrap();
-    assert_eq!(stream.value.as_deref(), Some(get.stream.unwrap().to_string().as_str()));
+    let stream = tcp
+        .children
+        .iter()
+        .find(|n| n.field == Some("tcp.stream"))
+        .unwrap();
+    assert_eq!(
+        stream.value.as_deref(),
+        Some(get.stream.unwrap().to_string().as_str())
+    );
     assert!(
         d.tree.iter().any(|n| n.field == Some("http")),
         "{:?}",
@@ -107,16 +129,25 @@ fn detail_has_the_cli_fields_with_byte_ranges_and_the_real_stream_number() {
 #[test]
 fn follow_gives_both_directions_in_order() {
     let s = open(&data_dir().join("zeek-get-gzip.pcap"));
-    let f = s.follow(wiresift_session::follow::Kind::Tcp, 0, 1 << 20).unwrap();
+    let f = s
+        .follow(wiresift_session::follow::Kind::Tcp, 0, 1 << 20)
+        .unwrap();
     assert!(f.client.ends_with(":50153"), "{}", f.client);
     assert!(f.chunks[0].data.starts_with(b"GET /gzip HTTP/1.1"));
     assert_eq!(f.chunks[0].dir, 0);
-    assert!(f.chunks.iter().any(|c| c.dir == 1 && c.data.starts_with(b"HTTP/1.1 200 OK")));
+    assert!(
+        f.chunks
+            .iter()
+            .any(|c| c.dir == 1 && c.data.starts_with(b"HTTP/1.1 200 OK"))
+    );
     let mut all = Vec::new();
     let n = s
         .follow_bytes(wiresift_session::follow::Kind::Tcp, 0, None, &mut all)
         .unwrap();
     assert_eq!(n as usize, all.len());
     assert_eq!(f.bytes[0] + f.bytes[1], n);
-    assert!(s.follow(wiresift_session::follow::Kind::Tcp, 99, 1 << 20).is_err());
+    assert!(
+        s.follow(wiresift_session::follow::Kind::Tcp, 99, 1 << 20)
+            .is_err()
+    );
 }
