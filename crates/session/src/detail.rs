@@ -175,7 +175,7 @@ impl Session {
             Some((udp, s)) => self.stream_frames(udp, s, n),
             None => vec![n],
         };
-        let keys = self.keys().store()?;
+        let keys = self.keys_with_dsb()?;
         let decrypting = keys.is_some();
         let mut pipe = Pipeline::new(Needs::all(), keys)
             .map_err(|err| SessionError::Invalid(err.to_string()))?;

@@ -69,7 +69,10 @@ pub struct Followed {
 /// Collects one flow's data in a dialog's buffer or hands it to a writer.
 struct Collector<'w> {
     proto: Proto,
-    tuple: [(IpAddr, u16); 2],
+    /// The flow to follow: the one with these endpoints, or (when the stream's first frame is
+    /// a fragment without ports) the engine's number for it, found by a first pass.
+    tuple: Option<[(IpAddr, u16); 2]>,
+    engine_stream: Option<u64>,
     target: Option<u64>,
     info: Option<FlowInfo>,
     cap: usize,
@@ -91,7 +94,12 @@ impl FlowHandler for Collector<'_> {
             return;
         }
         let ends = [info.client, info.server];
-        if ends == self.tuple || ends == [self.tuple[1], self.tuple[0]] {
+        let wanted = match (self.tuple, self.engine_stream) {
+            (Some(t), _) => ends == t || ends == [t[1], t[0]],
+            (None, Some(s)) => id.stream == s,
+            (None, None) => false,
+        };
+        if wanted {
             self.target = Some(id.stream);
             self.info = Some(info.clone());
             self.out.client = std::net::SocketAddr::from(info.client).to_string();
@@ -212,11 +220,50 @@ impl Session {
                     if kind.udp() { "UDP" } else { "TCP" }
                 ))
             })?;
-        let (_, link, data) = self.read_frame(first)?;
-        let tuple = tuple_of(&data, link)
-            .ok_or_else(|| SessionError::Invalid(format!("frame {first} has no ports")))?;
-        let keys = self.keys().store()?;
+        let keys = self.keys_with_dsb()?;
         let decrypt = matches!(kind, Kind::Tls | Kind::Http) && keys.is_some();
+        if kind == Kind::Tls && !decrypt {
+            return Err(SessionError::Invalid(
+                "no TLS keys for this capture: add a key log or an RSA key first".into(),
+            ));
+        }
+        let ifaces = self
+            .current()
+            .data
+            .read()
+            .map(|d| d.interfaces.clone())
+            .unwrap_or_default();
+        let (_, link, data) = self.read_frame(first)?;
+        let tuple = tuple_of(&data, link);
+        // A stream whose first frame is a fragment without ports: a first pass tells which of
+        // the engine's streams its frames fall in.
+        let engine_stream = match tuple {
+            Some(_) => None,
+            None => {
+                let mut pipe = Pipeline::new(
+                    Needs {
+                        flows: true,
+                        ..Needs::default()
+                    },
+                    None,
+                )
+                .map_err(|e| SessionError::Invalid(e.to_string()))?;
+                let mut times = Times::default();
+                let mut found = None;
+                let target = (kind.udp(), stream);
+                self.for_frames(&frames, |frame: &Frame<'_>, e| {
+                    let s = pipe.process(frame, &ifaces, &mut times, None, |_, p, _| {
+                        p.flow.map(|f| f.stream())
+                    });
+                    if found.is_none() && e.stream_of() == Some(target) {
+                        found = s;
+                    }
+                })?;
+                Some(found.ok_or_else(|| {
+                    SessionError::Invalid(format!("frame {first} belongs to no stream"))
+                })?)
+            }
+        };
         let mut pipe = Pipeline::new(
             Needs {
                 flows: true,
@@ -233,6 +280,7 @@ impl Session {
         let mut c = Collector {
             proto: if kind.udp() { Proto::Udp } else { Proto::Tcp },
             tuple,
+            engine_stream,
             target: None,
             info: None,
             cap,
@@ -241,23 +289,11 @@ impl Session {
             sink,
         };
         let mut times = Times::default();
-        let ifaces = self
-            .current()
-            .data
-            .read()
-            .map(|d| d.interfaces.clone())
-            .unwrap_or_default();
-        let tls_only = kind == Kind::Tls;
         self.for_frames(&frames, |frame: &Frame<'_>, _| {
             // With a TLS layer, the collector behind it sees plaintext only.
             pipe.process(frame, &ifaces, &mut times, Some(&mut c), |_, _, _| ());
         })?;
         pipe.finish_with(&mut c);
-        if tls_only && !decrypt {
-            return Err(SessionError::Invalid(
-                "no TLS keys for this capture: add a key log or an RSA key first".into(),
-            ));
-        }
         Ok(c.out)
     }
 

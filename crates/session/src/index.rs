@@ -96,6 +96,9 @@ pub struct IndexData {
     /// Extra Info text (`TLS: ...`) by frame number, in frame order.
     extra: Vec<(u64, Box<str>)>,
     pub interfaces: Vec<Interface>,
+    /// TLS key log text from the capture's Decryption Secrets Blocks (pcapng), for the passes
+    /// that read frames by offset and so never see those blocks (detail, follow).
+    pub dsb_keylog: Vec<Vec<u8>>,
 }
 
 impl IndexData {
@@ -341,6 +344,15 @@ fn run(
         }
     }
     pipe.finish();
+    let dsb: Vec<Vec<u8>> = reader
+        .secrets()
+        .iter()
+        .filter(|d| d.secrets_type == wiresift_tls::SECRETS_TYPE_TLS)
+        .map(|d| d.data.clone())
+        .collect();
+    if let Ok(mut d) = ix.data.write() {
+        d.dsb_keylog = dsb;
+    }
     let ifs = reader.interfaces();
     flush(
         &mut batch,

@@ -217,6 +217,26 @@ impl Session {
         self.keys.lock().map(|k| k.clone()).unwrap_or_default()
     }
 
+    /// Whether any TLS secret is known: keys given, or Decryption Secrets Blocks in the file.
+    pub fn has_tls_keys(&self) -> bool {
+        !self.keys().is_empty()
+            || self
+                .current()
+                .data
+                .read()
+                .is_ok_and(|d| !d.dsb_keylog.is_empty())
+    }
+
+    /// The keys given plus the capture's own Decryption Secrets Blocks: for passes that read
+    /// frames by offset (detail, follow) and so never meet those blocks in the file.
+    pub(crate) fn keys_with_dsb(&self) -> Result<Option<wiresift_tls::KeyStore>, SessionError> {
+        let mut k = self.keys();
+        if let Ok(d) = self.current().data.read() {
+            k.keylogs.extend(d.dsb_keylog.iter().cloned());
+        }
+        k.store()
+    }
+
     /// Adds TLS secrets and indexes again with them: decrypted data then reaches the rows,
     /// the filters, the detail, follow and the objects.
     pub fn add_keys(&self, add: KeyMaterial) -> Result<(), SessionError> {

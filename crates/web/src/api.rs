@@ -334,9 +334,9 @@ fn stream_param(q: &Params, s: &Session, kind: Kind) -> Result<u64, ApiError> {
 
 /// Following TLS without keys would show the TCP bytes under a TLS title: refused first.
 /// (The session's follow decrypts with uploaded keys only, not with a pcapng's Decryption
-/// Secrets Blocks; when it does, this should also let `info().secrets > 0` through.)
+/// Secrets Blocks count as keys).
 fn tls_keys(s: &Session, kind: Kind) -> Result<(), ApiError> {
-    if kind == Kind::Tls && s.keys().is_empty() {
+    if kind == Kind::Tls && !s.has_tls_keys() {
         return Err(ApiError::bad_request(
             "no TLS keys for this capture: add a key log or an RSA key first",
         ));
