@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use wiresift_capfile::{CaptureReader, Interface};
+use wiresift_capfile::Interface;
 use wiresift_dissect::{SeqBase, Summarizer};
 use wiresift_flow::PacketFlow;
 
@@ -217,7 +217,7 @@ fn run(
     keys: Option<wiresift_tls::KeyStore>,
     ix: &Indexed,
 ) -> Result<(), String> {
-    let mut reader = CaptureReader::open(path).map_err(|e| e.to_string())?;
+    let mut reader = crate::open_reader(path).map_err(|e| e.to_string())?;
     let reg = crate::registry();
     let colorizer = Colorizer::new(reg);
     let needs = Needs {
@@ -225,9 +225,17 @@ fn run(
         ..Needs::default()
     };
     let mut pipe = Pipeline::new(needs, keys).map_err(|e| e.to_string())?;
-    let mut summ = Summarizer::new();
+    // tcpdump's relative-sequence bases come from a summarizer that sees every frame in
+    // order; it runs on a thread of its own over its own reading of the file (a sixth of the
+    // pass), handing the bases over in batches.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SeqBase>>(16);
+    let seq_path = path.to_path_buf();
+    let seq_thread = std::thread::Builder::new()
+        .name("wiresift-seq".into())
+        .spawn(move || seq_bases(&seq_path, tx))
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    let mut bases_in = Vec::new().into_iter();
     let mut times = Times::default();
-    let mut scratch = Vec::with_capacity(512);
     let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
     let mut new_bases: Vec<(u32, u32)> = Vec::new();
     let mut new_extra: Vec<(u64, Box<str>)> = Vec::new();
@@ -271,7 +279,14 @@ fn run(
         let data_off = reader.current_data_offset();
         let Some(frame) = reader.current() else { break };
         let ifaces = reader.interfaces();
-        let (proto, bad, stream, fragment, last_base) =
+        let last_base = match bases_in.next() {
+            Some(b) => b,
+            None => {
+                bases_in = rx.recv().unwrap_or_default().into_iter();
+                bases_in.next().unwrap_or_default()
+            }
+        };
+        let (proto, bad, stream, fragment) =
             pipe.process(&frame, ifaces, &mut times, None, |src, p, _| {
                 let upper = p.upper.as_ref().map(|u| (u, p.upper_data));
                 let proto = classify(&p.layers, frame.data, upper, p.hide_transport);
@@ -283,12 +298,8 @@ fn run(
                     None => NO_STREAM,
                 };
                 stats.add(&frame, src, p, proto);
-                // The summary line is made only for its sequence base; its text is made
-                // again for each page.
-                scratch.clear();
-                summ.write(&mut scratch, frame.data, &p.layers, frame.orig_len);
                 let fragment = p.hide_transport || !p.fragments.is_empty();
-                (proto, bad, stream, fragment, summ.last_seq_base())
+                (proto, bad, stream, fragment)
             });
         times.prev_displayed = Some(frame.ts);
         let (base, first) = match last_base {
@@ -344,6 +355,8 @@ fn run(
         }
     }
     pipe.finish();
+    drop(rx);
+    let _ = seq_thread.join();
     let dsb: Vec<Vec<u8>> = reader
         .secrets()
         .iter()
@@ -370,4 +383,31 @@ fn run(
         Some(d) => Err(d),
         None => Ok(()),
     }
+}
+
+/// The summarizer's relative-sequence base of every frame, in batches of [`BATCH`]. It makes
+/// each summary line only for the base (the text is made again for each page) and stops when
+/// the receiver goes away or the file ends (at damage too: the indexing pass stops there).
+fn seq_bases(path: &std::path::Path, tx: std::sync::mpsc::SyncSender<Vec<SeqBase>>) {
+    let Ok(mut reader) = crate::open_reader(path) else {
+        return;
+    };
+    let mut summ = Summarizer::new();
+    let mut scratch = Vec::with_capacity(512);
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Ok(true) = reader.advance() {
+        let Some(frame) = reader.current() else { break };
+        let layers = wiresift_dissect::decode(frame.link, frame.data);
+        scratch.clear();
+        summ.write(&mut scratch, frame.data, &layers, frame.orig_len);
+        batch.push(summ.last_seq_base());
+        if batch.len() == BATCH
+            && tx
+                .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                .is_err()
+        {
+            return;
+        }
+    }
+    let _ = tx.send(batch);
 }

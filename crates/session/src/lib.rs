@@ -393,6 +393,22 @@ impl Session {
     }
 }
 
+/// Opens a capture for one front-to-back pass: mapped (no copy through the kernel or the
+/// reader's buffer, pages released behind the parser) when it is a large regular file, as
+/// the CLI's exports read, else by the reader's own thread.
+pub fn open_reader(
+    path: &Path,
+) -> Result<wiresift_capfile::CaptureReader, wiresift_capfile::ReadError> {
+    use wiresift_capfile::{ByteSource, CaptureReader};
+    if std::env::var_os("WIRESIFT_NO_MMAP").is_none()
+        && let Ok(Some(m)) = wiresift_capture::mapped::MappedFile::open(path)
+        && !m.bytes().starts_with(&[0x1f, 0x8b])
+    {
+        return CaptureReader::from_bytes(Box::new(m));
+    }
+    CaptureReader::open(path)
+}
+
 /// A fresh spool file name for `name` in `dir`.
 pub fn spool_file(dir: &Path, name: &str) -> Result<PathBuf, SessionError> {
     std::fs::create_dir_all(dir).map_err(|e| SessionError::io(dir.display().to_string(), e))?;

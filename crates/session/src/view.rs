@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
-use wiresift_capfile::CaptureReader;
 use wiresift_filter::Filter;
 
 use crate::pipeline::{Needs, Pipeline, Times};
@@ -178,7 +177,7 @@ impl Session {
 
     /// One pass over the capture with the providers the filter needs.
     fn run_filter(&self, filter: &Filter) -> Result<Vec<u32>, SessionError> {
-        let mut reader = CaptureReader::open(self.path())
+        let mut reader = crate::open_reader(self.path())
             .map_err(|e| SessionError::Capture(format!("{}: {e}", self.name)))?;
         let needs = Needs::for_fields(filter.fields());
         let mut pipe = Pipeline::new(needs, self.keys().store()?)
