@@ -12,9 +12,9 @@ RUNS=${RUNS:-3}
 F=$DATA/wl-1g.pcap
 FILTER=${FILTER:-tcp.port == 80}
 [ -f "$F" ] || { echo "missing $F: generate it with ../shared/bench/gen_workload.sh $DATA" >&2; exit 1; }
-CARGO_TARGET_DIR=target/bench cargo build -q --release -p wiresift -p wiresift-session --example open_capture
-W=$(pwd)/target/bench/release/wiresift
-O=$(pwd)/target/bench/release/examples/open_capture
+cargo build -q --release -p wiresift -p wiresift-session --example open_capture
+W=$(pwd)/target/release/wiresift
+O=$(pwd)/target/release/examples/open_capture
 cat "$F" > /dev/null
 echo "== open (index every frame, Protocol and Info included) vs tshark -r"
 python3 bench/compare.py --runs "$RUNS" --name "wl-1g: open" \

@@ -247,20 +247,13 @@ impl Session {
             });
             tabs.len() - 1
         });
-        if !on_frame.data.is_empty() && decrypting {
-            let is_tls = e.stream_of().is_some_and(|(udp, _)| !udp)
-                && pipe.tls().is_some_and(|t| {
-                    t.reports().iter().any(|r| {
-                        e.stream_of()
-                            .is_some_and(|(_, s)| r.flow.stream == 0 || r.flow.stream == s)
-                    })
-                });
-            if is_tls {
-                tabs.push(Tab {
-                    name: format!("Decrypted TLS ({} bytes)", on_frame.data.len()),
-                    hex: hex(&on_frame.data),
-                });
-            }
+        // Stream data delivered on this frame that is not the frame's own payload came out of
+        // the TLS layer: Wireshark's "Decrypted TLS" tab.
+        if !on_frame.data.is_empty() && decrypting && on_frame.data != layers.payload(&data) {
+            tabs.push(Tab {
+                name: format!("Decrypted TLS ({} bytes)", on_frame.data.len()),
+                hex: hex(&on_frame.data),
+            });
         }
         let ranges = layers.ranges(data.len());
         let mut nodes = Vec::new();

@@ -151,3 +151,43 @@ fn follow_gives_both_directions_in_order() {
             .is_err()
     );
 }
+
+#[test]
+fn keys_bring_decrypted_tls_into_detail_and_follow() {
+    let Some(corpus) = std::env::var_os("WIRESIFT_CAPTURES") else {
+        eprintln!("skipped: WIRESIFT_CAPTURES is not set (the shared TLS captures)");
+        return;
+    };
+    let dir = PathBuf::from(corpus).join("tls-keylog");
+    let s = open(&dir.join("hotplace-curl_http1_tls12.pcapng"));
+    let keylog = std::fs::read(dir.join("hotplace-tls-http-sslkeylog.txt")).unwrap();
+    s.add_keys(wiresift_session::KeyMaterial {
+        keylogs: vec![keylog],
+        rsa: Vec::new(),
+    })
+    .unwrap();
+    s.wait_indexed();
+    let all = s.rows(None, 0, 1000, TimeDisplay::Absolute).unwrap();
+    let decrypted: Vec<u64> = all
+        .rows
+        .iter()
+        .filter(|r| {
+            s.detail(r.no)
+                .unwrap()
+                .tabs
+                .iter()
+                .any(|t| t.name.starts_with("Decrypted TLS"))
+        })
+        .map(|r| r.no)
+        .collect();
+    assert!(!decrypted.is_empty(), "no frame shows decrypted bytes");
+    let f = s
+        .follow(wiresift_session::follow::Kind::Tls, 0, 1 << 20)
+        .unwrap();
+    assert!(
+        f.chunks
+            .iter()
+            .any(|c| c.data.starts_with(b"HEAD / HTTP/1.1")),
+        "TLS follow is not plaintext"
+    );
+}

@@ -332,9 +332,8 @@ fn stream_param(q: &Params, s: &Session, kind: Kind) -> Result<u64, ApiError> {
     }
 }
 
+/// Following TLS without keys would show the TCP bytes under a TLS title: refused first.
 /// (Decryption Secrets Blocks in the capture count as keys.)
-
-/// Secrets Blocks count as keys).
 fn tls_keys(s: &Session, kind: Kind) -> Result<(), ApiError> {
     if kind == Kind::Tls && !s.has_tls_keys() {
         return Err(ApiError::bad_request(
