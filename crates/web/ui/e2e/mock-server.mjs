@@ -94,7 +94,7 @@ function bigRow(i) {
 function makeSession(id, name, rel, root) {
   const s = { id, name, path: rel, marks: new Set(), filters: new Map(), keys: { keylog: 0, rsa: 0 }, started: Date.now(), objectsStarted: false, decrypted: false };
   if (name === 'big.pcap') {
-    s.total = 1_200_000;
+    s.total = 10_000_000;
     s.rowAt = bigRow;
     s.indexMs = 4000;
   } else {
