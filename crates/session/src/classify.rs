@@ -60,7 +60,8 @@ pub const PROTOCOLS: &[&str] = &[
     "Unknown link",
 ];
 
-fn code(name: &str) -> u8 {
+/// The stored code of a protocol name (0 when unknown).
+pub fn code(name: &str) -> u8 {
     PROTOCOLS.iter().position(|p| *p == name).unwrap_or(0) as u8
 }
 

@@ -220,10 +220,15 @@ fn run(
     let mut reader = crate::open_reader(path).map_err(|e| e.to_string())?;
     let reg = crate::registry();
     let colorizer = Colorizer::new(reg);
+    // With keys, the HTTP parser runs too, so that decrypted HTTP shows as HTTP in the
+    // Protocol column, as Wireshark shows it.
+    let decrypting = keys.as_ref().is_some_and(|k| !k.is_empty());
     let needs = Needs {
         flows: true,
+        http: decrypting,
         ..Needs::default()
     };
+    let http_ids = ["http", "http2"].map(|n| reg.lookup(n));
     let mut pipe = Pipeline::new(needs, keys).map_err(|e| e.to_string())?;
     // tcpdump's relative-sequence bases come from a summarizer that sees every frame in
     // order; it runs on a thread of its own over its own reading of the file (a sixth of the
@@ -289,7 +294,22 @@ fn run(
         let (proto, bad, stream, fragment) =
             pipe.process(&frame, ifaces, &mut times, None, |src, p, _| {
                 let upper = p.upper.as_ref().map(|u| (u, p.upper_data));
-                let proto = classify(&p.layers, frame.data, upper, p.hide_transport);
+                let mut proto = classify(&p.layers, frame.data, upper, p.hide_transport);
+                if decrypting && crate::classify::name(proto).starts_with("TLS") {
+                    for (id, name) in http_ids.iter().zip(["HTTP", "HTTP2"]) {
+                        let mut present = false;
+                        if let Some(id) = id {
+                            wiresift_field::FieldSource::visit(src, *id, &mut |_| {
+                                present = true;
+                                std::ops::ControlFlow::Break(())
+                            });
+                        }
+                        if present {
+                            proto = crate::classify::code(name);
+                            break;
+                        }
+                    }
+                }
                 let bad = matches!(p.flow, Some(PacketFlow::Tcp(t)) if !t.analysis.is_empty())
                     && colorizer.bad_tcp(src);
                 let stream = match p.flow {

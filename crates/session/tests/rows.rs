@@ -181,6 +181,10 @@ fn keys_bring_decrypted_tls_into_detail_and_follow() {
         .map(|r| r.no)
         .collect();
     assert!(!decrypted.is_empty(), "no frame shows decrypted bytes");
+    assert!(
+        all.rows.iter().any(|r| r.proto == "HTTP"),
+        "decrypted HTTP is not shown as HTTP"
+    );
     let f = s
         .follow(wiresift_session::follow::Kind::Tls, 0, 1 << 20)
         .unwrap();
