@@ -152,17 +152,49 @@ fn field_range(name: &str, l: &Layers, len: usize) -> Option<Range<usize>> {
     }
 }
 
-/// Gathers the stream data delivered on one frame (decrypted, when TLS decrypts it).
+/// Gathers the stream data delivered on one frame (decrypted, when TLS decrypts it), and
+/// each direction's data since the last frame that completed an application message there
+/// (what Wireshark shows as "Reassembled TCP" on the frame that completes a message).
 struct OnFrame {
     frame: u64,
     data: Vec<u8>,
     cap: usize,
+    pending: [Vec<u8>; 2],
+    /// Frames that delivered the pending bytes (a message in one segment is not reassembled).
+    pending_frames: [u32; 2],
+    last_frame: [u64; 2],
+    overflow: [bool; 2],
+}
+
+impl OnFrame {
+    /// A message completed on `frame` in direction `dir`: the reassembled bytes, when they
+    /// came from more than one frame.
+    fn message_done(&mut self, dir: usize) -> Option<Vec<u8>> {
+        let d = dir.min(1);
+        let out = (self.pending_frames[d] > 1 && !self.overflow[d])
+            .then(|| std::mem::take(&mut self.pending[d]));
+        self.pending[d].clear();
+        self.pending_frames[d] = 0;
+        self.overflow[d] = false;
+        out
+    }
 }
 
 impl FlowHandler for OnFrame {
-    fn on_data(&mut self, _id: FlowId, _dir: Direction, data: &[u8], _ts: Nanos, frame: u64) {
+    fn on_data(&mut self, _id: FlowId, dir: Direction, data: &[u8], _ts: Nanos, frame: u64) {
         if frame == self.frame && self.data.len() + data.len() <= self.cap {
             self.data.extend_from_slice(data);
+        }
+        let d = dir.index();
+        if self.pending[d].len() + data.len() > 16 * self.cap {
+            self.overflow[d] = true;
+            self.pending[d].clear();
+        } else if !self.overflow[d] {
+            self.pending[d].extend_from_slice(data);
+        }
+        if self.last_frame[d] != frame {
+            self.last_frame[d] = frame;
+            self.pending_frames[d] += 1;
         }
     }
 }
@@ -201,9 +233,18 @@ impl Session {
             frame: n,
             data: Vec::new(),
             cap: 1 << 20,
+            pending: [Vec::new(), Vec::new()],
+            pending_frames: [0, 0],
+            last_frame: [0, 0],
+            overflow: [false, false],
         };
         let reg = registry();
+        let messages: Vec<u32> = ["http", "imf"]
+            .iter()
+            .filter_map(|m| reg.lookup(m))
+            .collect();
         let mut result = None;
+        let mut reassembled_tcp = None;
         self.for_frames(&frames, |frame, _| {
             let last = frame.number == n;
             if last {
@@ -212,20 +253,37 @@ impl Session {
                 times.prev_displayed = Some(prev_ts);
                 pipe.stream_override = e.stream_of().map(|(_, s)| s);
             }
-            pipe.process(
+            let done = pipe.process(
                 frame,
                 &ifaces,
                 &mut times,
                 Some(&mut on_frame),
                 |src, p, _| {
-                    if !last {
-                        return;
+                    let mut message = false;
+                    for &id in &messages {
+                        wiresift_field::FieldSource::visit(src, id, &mut |_| {
+                            message = true;
+                            std::ops::ControlFlow::Break(())
+                        });
                     }
-                    let tree = collect_tree(src, reg);
-                    let reassembled = p.upper.as_ref().map(|u| (p.upper_data.to_vec(), *u));
-                    result = Some((tree, p.layers, reassembled));
+                    let dir = match p.flow {
+                        Some(wiresift_flow::PacketFlow::Tcp(t)) if message => Some(t.dir.index()),
+                        _ => None,
+                    };
+                    if last {
+                        let tree = collect_tree(src, reg);
+                        let reassembled = p.upper.as_ref().map(|u| (p.upper_data.to_vec(), *u));
+                        result = Some((tree, p.layers, reassembled));
+                    }
+                    dir
                 },
             );
+            if let Some(dir) = done {
+                let bytes = on_frame.message_done(dir);
+                if last {
+                    reassembled_tcp = bytes;
+                }
+            }
         })?;
         let (tree, layers, reassembled) = result.ok_or(SessionError::NoSuchFrame(n))?;
         let mut tabs = vec![Tab {
@@ -247,6 +305,14 @@ impl Session {
             });
             tabs.len() - 1
         });
+        if let Some(b) = &reassembled_tcp
+            && !decrypting
+        {
+            tabs.push(Tab {
+                name: format!("Reassembled TCP ({} bytes)", b.len()),
+                hex: hex(b),
+            });
+        }
         // Stream data delivered on this frame that is not the frame's own payload came out of
         // the TLS layer: Wireshark's "Decrypted TLS" tab.
         if !on_frame.data.is_empty() && decrypting && on_frame.data != layers.payload(&data) {

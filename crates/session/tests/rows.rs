@@ -127,6 +127,31 @@ fn detail_has_the_cli_fields_with_byte_ranges_and_the_real_stream_number() {
 }
 
 #[test]
+fn a_message_over_several_segments_has_a_reassembled_tcp_tab() {
+    // The response of zeek-get-gzip.pcap: its head in frame 6 (17 bytes), the rest in frame 8
+    // (325 bytes); tshark shows "Reassembled TCP (342 bytes)" on frame 8.
+    let s = open(&data_dir().join("zeek-get-gzip.pcap"));
+    let d = s.detail(8).unwrap();
+    let tab = d
+        .tabs
+        .iter()
+        .find(|t| t.name.starts_with("Reassembled TCP"))
+        .unwrap_or_else(|| panic!("{:?}", d.tabs.iter().map(|t| &t.name).collect::<Vec<_>>()));
+    assert_eq!(tab.name, "Reassembled TCP (342 bytes)");
+    assert!(
+        tab.hex.starts_with(
+            &"HTTP/1.1 200 OK"
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    );
+    // A request in one segment has none.
+    let d = s.detail(4).unwrap();
+    assert!(!d.tabs.iter().any(|t| t.name.starts_with("Reassembled TCP")));
+}
+
+#[test]
 fn follow_gives_both_directions_in_order() {
     let s = open(&data_dir().join("zeek-get-gzip.pcap"));
     let f = s
