@@ -16,28 +16,14 @@ use wiresift_session::{KeyMaterial, Session};
 
 /// Readable captures of tests/data and of the corpus.
 fn captures() -> Vec<PathBuf> {
-    let mut dirs = vec![data("")];
+    let readable = |p: &Path| {
+        let n = p.to_string_lossy();
+        (n.ends_with(".pcap") || n.ends_with(".pcapng"))
+            && wiresift_capfile::CaptureReader::open(p).is_ok()
+    };
+    let mut out = common::files_under(&data(""), readable);
     if let Some(c) = corpus() {
-        dirs.push(c);
-    }
-    let mut out = Vec::new();
-    while let Some(d) = dirs.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-                continue;
-            }
-            let n = p.to_string_lossy();
-            if (n.ends_with(".pcap") || n.ends_with(".pcapng"))
-                && wiresift_capfile::CaptureReader::open(&p).is_ok()
-            {
-                out.push(p);
-            }
-        }
+        out.extend(common::files_under(&c, readable));
     }
     out.sort();
     out

@@ -203,23 +203,23 @@ impl Session {
         sink: Option<&mut dyn FnMut(Event<'_>)>,
     ) -> Result<Followed, SessionError> {
         let frames = self.stream_frames(kind.udp(), stream, u64::MAX);
-        let first = frames
-            .iter()
-            .find(|&&n| {
-                self.current()
-                    .data
-                    .read()
-                    .ok()
-                    .and_then(|d| d.get(n).copied())
+        let first = {
+            let ix = self.current();
+            let d = ix
+                .data
+                .read()
+                .map_err(|_| SessionError::Invalid("index poisoned".into()))?;
+            frames.iter().copied().find(|&n| {
+                d.get(n)
                     .is_some_and(|e| e.stream_of() == Some((kind.udp(), stream)))
             })
-            .copied()
-            .ok_or_else(|| {
-                SessionError::Invalid(format!(
-                    "no {} stream {stream} in this capture",
-                    if kind.udp() { "UDP" } else { "TCP" }
-                ))
-            })?;
+        }
+        .ok_or_else(|| {
+            SessionError::Invalid(format!(
+                "no {} stream {stream} in this capture",
+                if kind.udp() { "UDP" } else { "TCP" }
+            ))
+        })?;
         let keys = self.keys_with_dsb()?;
         let decrypt = matches!(kind, Kind::Tls | Kind::Http) && keys.is_some();
         if kind == Kind::Tls && !decrypt {

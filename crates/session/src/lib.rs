@@ -309,6 +309,24 @@ impl Session {
         Ok((e, link, buf))
     }
 
+    /// Reads frame `n` and hands it to `f` as a [`Frame`] with its index entry.
+    pub(crate) fn with_frame<R>(
+        &self,
+        n: u64,
+        f: impl FnOnce(&Frame<'_>, &Entry) -> R,
+    ) -> Result<R, SessionError> {
+        let (e, link, data) = self.read_frame(n)?;
+        let frame = Frame {
+            number: n,
+            ts: e.ts,
+            link,
+            iface: e.iface(),
+            orig_len: e.orig_len,
+            data: &data,
+        };
+        Ok(f(&frame, &e))
+    }
+
     /// Reads several frames (in the order given) and hands each to `f` as a [`Frame`].
     pub(crate) fn for_frames(
         &self,
@@ -316,16 +334,7 @@ impl Session {
         mut f: impl FnMut(&Frame<'_>, &Entry),
     ) -> Result<(), SessionError> {
         for &n in frames {
-            let (e, link, data) = self.read_frame(n)?;
-            let frame = Frame {
-                number: n,
-                ts: e.ts,
-                link,
-                iface: e.iface(),
-                orig_len: e.orig_len,
-                data: &data,
-            };
-            f(&frame, &e);
+            self.with_frame(n, &mut f)?;
         }
         Ok(())
     }

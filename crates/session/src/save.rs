@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
-use wiresift_capfile::{CaptureReader, Frame, LinkType, OutputFormat, Writer};
+use wiresift_capfile::{CaptureReader, LinkType, OutputFormat, Writer};
 
 use crate::{Session, SessionError};
 
@@ -269,28 +269,24 @@ impl Session {
         .map_err(io)?;
         let mut saved = Saved::default();
         sel.for_each(|n| {
-            let (e, link, data) = match self.read_frame(n) {
-                Ok(f) => f,
+            let written = self.with_frame(n, |frame, _| {
+                w.write_frame(frame, &ifaces)
+                    .map(|()| frame.data.len() as u64)
+                    .map_err(|err| {
+                        if err.kind() == std::io::ErrorKind::InvalidData {
+                            SessionError::Invalid(err.to_string())
+                        } else {
+                            io(err)
+                        }
+                    })
+            });
+            let len = match written {
+                Ok(r) => r?,
                 Err(SessionError::NoSuchFrame(_)) => return Ok(()),
                 Err(err) => return Err(err),
             };
-            let frame = Frame {
-                number: n,
-                ts: e.ts,
-                link,
-                iface: e.iface(),
-                orig_len: e.orig_len,
-                data: &data,
-            };
-            w.write_frame(&frame, &ifaces).map_err(|err| {
-                if err.kind() == std::io::ErrorKind::InvalidData {
-                    SessionError::Invalid(err.to_string())
-                } else {
-                    io(err)
-                }
-            })?;
             saved.frames += 1;
-            saved.bytes += data.len() as u64;
+            saved.bytes += len;
             Ok(())
         })?;
         w.finish(&ifaces).map_err(io)?;

@@ -37,6 +37,28 @@ pub fn corpus() -> Option<PathBuf> {
     }
 }
 
+/// Files under `dir` (recursively) that `keep` accepts, sorted.
+#[allow(dead_code)]
+pub fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if keep(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Every capture of the corpus with its `.expected.txt` parsed into lines.
 pub fn corpus_captures(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
     let mut out = Vec::new();
